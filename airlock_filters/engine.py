@@ -1,0 +1,325 @@
+"""The filter engine: one policy compiled once, then `inspect(request) -> Decision`.
+
+All patterns of a policy (built-in rules active at some level for some field type, plus the
+value matchers of custom rules) go into one scanner; one scan call covers every form of every
+field of a request. Everything cheaper than a regular expression (exceptions, names, modes)
+happens after the scan, on the few matches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from airlock_filters import decision as d
+from airlock_filters._scanner_py import compile_pattern
+from airlock_filters.errors import LimitExceeded, ParseError
+from airlock_filters.jsonpath import jsonpath_matches
+from airlock_filters.normalize import html_decode, normalize
+from airlock_filters.parsers import ParsedRequest, parse_request
+from airlock_filters.policy import (
+    LEVEL_RANK,
+    ContentSecurity,
+    CustomRule,
+    FieldSelector,
+    RequestContext,
+    default_policy,
+)
+from airlock_filters.request import (
+    FIELD_TYPE,
+    HEADER,
+    JSON,
+    KINDS,
+    MARKUP,
+    META,
+    NORM,
+    PARAM,
+    PATH,
+    RAW,
+    SEGMENT,
+    Field,
+    Request,
+    slot,
+)
+from airlock_filters.rules import BUILTIN_CHECKS, BUILTIN_RULES, Check, Rule
+from airlock_filters.scanner import CASELESS, DOTALL, build_scanner
+
+_SELECTOR_KINDS = {
+    "parameter": (PARAM,),
+    "header": (HEADER, META),
+    "path": (PATH, SEGMENT),  # a segment is part of the path
+    "pathSegment": (SEGMENT,),
+    "json": (JSON,),
+    "graphQL": (),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """What a pattern in the scanner stands for."""
+
+    rule: Rule | None
+    custom: CustomRule | None
+    expression: bytes
+    flags: int
+
+
+def _bits(kinds: Iterable[int], variants: Iterable[int]) -> int:
+    return sum(1 << slot(k, v) for k in kinds for v in variants)
+
+
+def selector_matches(sel: FieldSelector, fld: Field, ctx: RequestContext) -> bool:
+    """Whether a blockedData / blockData selector designates this field."""
+    if fld.kind not in _SELECTOR_KINDS[sel.kind]:
+        return False
+    if sel.kind == "parameter":
+        source = "Post" if fld.source in ("Post", "FileName") else fld.source
+        if sel.source != "Any" and sel.source != source:
+            return False
+        if sel.name is not None and not sel.name(fld.name):
+            return False
+        return sel.value is None or (not fld.is_name and sel.value(fld.value))
+    if sel.kind == "header":
+        if sel.name is not None and not sel.name(fld.name):
+            return False
+        return sel.value is None or (not fld.is_name and sel.value(fld.value))
+    if sel.kind == "path":
+        return sel.value is not None and sel.value(ctx.path)
+    if sel.kind == "pathSegment":
+        if sel.segment is not None and str(sel.segment) != fld.name:
+            return False
+        return sel.value is None or sel.value(fld.value)
+    # json
+    if sel.json_path is not None and not jsonpath_matches(sel.json_path, fld.name):
+        return False
+    if sel.name is not None:
+        return fld.is_name and sel.name(fld.value)
+    if sel.value is not None:
+        return not fld.is_name and sel.value(fld.value)
+    return True
+
+
+class Engine:
+    """Inspects requests against one ContentSecurity policy."""
+
+    def __init__(
+        self,
+        policy: ContentSecurity | None = None,
+        rules: Sequence[Rule] = BUILTIN_RULES,
+        checks: Sequence[Check] = BUILTIN_CHECKS,
+        implementation: str | None = None,
+    ) -> None:
+        self.policy = policy or default_policy()
+        deny = self.policy.deny_rules
+        patterns: list[tuple[bytes, int, int]] = []
+        entries: list[_Entry] = []
+        self._markup_kinds = 0
+        for rule in rules:
+            kinds = [k for k in rule.kinds if self._active(rule.key, rule.level, k)]
+            if not kinds:
+                continue
+            flags = (CASELESS if rule.caseless else 0) | (DOTALL if rule.dotall else 0)
+            patterns.append((rule.pattern.encode(), flags, _bits(kinds, rule.variants)))
+            entries.append(_Entry(rule, None, patterns[-1][0], flags))
+            if MARKUP in rule.variants:
+                self._markup_kinds |= sum(1 << k for k in kinds)
+        self._name_only_rules: list[CustomRule] = []
+        for custom in deny.custom_rules:
+            matcher = custom.block_data.value or (
+                custom.block_data.name if custom.block_data.kind == "json" else None
+            )
+            if matcher is None:
+                self._name_only_rules.append(custom)
+                continue
+            flags = CASELESS if matcher.ignore_case else 0
+            expression = matcher.pattern()
+            kinds = _SELECTOR_KINDS[custom.block_data.kind]
+            patterns.append((expression.encode(), flags, _bits(kinds, (NORM,))))
+            entries.append(_Entry(None, custom, patterns[-1][0], flags))
+        self._entries = entries
+        self.patterns = patterns  # (expression, flags, mask) as given to the scanner
+        self._checks = [c for c in checks if self._active(c.key, c.level, c.kind)]
+        self.scanner = build_scanner(patterns, implementation)
+
+    def _active(self, key: str, level: str, kind: int) -> bool:
+        if not self.policy.secured:
+            return False
+        configured, _ = self.policy.deny_rules.settings_for(key, FIELD_TYPE[kind])
+        return LEVEL_RANK[configured] >= LEVEL_RANK[level]
+
+    def inspect(self, request: Request) -> Decision:
+        policy = self.policy
+        if not policy.secured:
+            return d.Decision(d.ALLOW)
+        logged: list[d.Match] = []
+        try:
+            parsed = parse_request(request, policy)
+        except ParseError as exc:
+            return d.Decision(d.BLOCK, 400, d.PARSER, detail=str(exc))
+        except LimitExceeded as exc:
+            if policy.limits.mode == "Block":
+                return d.Decision(d.BLOCK, 400, d.LIMITS, detail=str(exc))
+            logged.append(_limit_match(exc, "LogOnly"))
+            relaxed = dataclasses.replace(
+                policy, limits=dataclasses.replace(policy.limits, enabled=False)
+            )
+            try:
+                parsed = parse_request(request, relaxed)
+            except ParseError as parse_exc:
+                return d.Decision(d.BLOCK, 400, d.PARSER, logged, detail=str(parse_exc))
+        matches = self._scan(parsed) + self._run_checks(request, parsed)
+        matches.extend(logged)
+        if any(m.mode == "Block" for m in matches):
+            return d.Decision(d.BLOCK, 400, d.DENY_RULES, matches)
+        if matches:
+            only_limits = all(m.rule_key == "LIMITS" for m in matches)
+            return d.Decision(d.LOG, None, d.LIMITS if only_limits else d.DENY_RULES, matches)
+        return d.Decision(d.ALLOW)
+
+    def _values(self, fields: list[Field]) -> tuple[list[bytes], list[int], list[int]]:
+        values: list[bytes] = []
+        bits: list[int] = []
+        owners: list[int] = []
+        markup_kinds = self._markup_kinds
+        for index, fld in enumerate(fields):
+            kind = fld.kind
+            forms = {fld.raw: 1 << slot(kind, RAW)} if fld.encoded else {}
+            norm = normalize(fld.value)
+            forms[norm] = forms.get(norm, 0) | 1 << slot(kind, NORM)
+            if markup_kinds & (1 << kind):
+                markup = html_decode(norm)
+                forms[markup] = forms.get(markup, 0) | 1 << slot(kind, MARKUP)
+            for text, mask in forms.items():
+                values.append(text.encode("utf-8", "surrogatepass"))
+                bits.append(mask)
+                owners.append(index)
+        return values, bits, owners
+
+    def _scan(self, parsed: ParsedRequest) -> list[d.Match]:
+        fields = parsed.fields
+        values, bits, owners = self._values(fields)
+        hits = self.scanner.scan(values, bits)
+        deny = self.policy.deny_rules
+        ctx = parsed.context
+        seen: set[tuple[int, int]] = set()
+        matches: list[d.Match] = []
+        for pattern_index, value_index in hits:
+            field_index = owners[value_index]
+            if (pattern_index, field_index) in seen:
+                continue
+            seen.add((pattern_index, field_index))
+            fld = fields[field_index]
+            entry = self._entries[pattern_index]
+            excerpt = _excerpt(entry.expression, entry.flags, values[value_index], fld.name)
+            if entry.rule is not None:
+                rule = entry.rule
+                if self._excepted(rule.key, fld, ctx):
+                    continue
+                _, mode = deny.settings_for(rule.key, fld.type)
+                matches.append(
+                    d.Match(
+                        rule.key, rule.id, rule.level, mode, fld.type, fld.name, excerpt, fld.source
+                    )
+                )
+            elif entry.custom is not None and _custom_applies(entry.custom, fld, ctx):
+                custom = entry.custom
+                matches.append(
+                    d.Match(
+                        custom.rule_key,
+                        f"custom:{custom.rule_key}",
+                        "Custom",
+                        custom.mode,
+                        fld.type,
+                        fld.name,
+                        excerpt,
+                        fld.source,
+                    )
+                )
+        for custom in self._name_only_rules:
+            for fld in fields:
+                if _custom_applies(custom, fld, ctx):
+                    matches.append(
+                        d.Match(
+                            custom.rule_key,
+                            f"custom:{custom.rule_key}",
+                            "Custom",
+                            custom.mode,
+                            fld.type,
+                            fld.name,
+                            d.mask_excerpt(fld.name, fld.value),
+                            fld.source,
+                        )
+                    )
+                    break
+        return matches
+
+    def _excepted(self, rule_key: str, fld: Field, ctx: RequestContext) -> bool:
+        for exc in self.policy.deny_rules.exceptions:
+            if exc.rule_keys is not None and rule_key not in exc.rule_keys:
+                continue
+            if exc.blocked_data is not None and not selector_matches(exc.blocked_data, fld, ctx):
+                continue
+            if exc.conditions is not None and not exc.conditions(ctx):
+                continue
+            return True
+        return False
+
+    def _run_checks(self, request: Request, parsed: ParsedRequest) -> list[d.Match]:
+        deny = self.policy.deny_rules
+        matches: list[d.Match] = []
+        for check in self._checks:
+            for fld, excerpt in check.run(request, parsed):
+                # A check reports on one field type: levels and overrides were decided for it.
+                if fld.type != FIELD_TYPE[check.kind]:
+                    continue
+                if self._excepted(check.key, fld, parsed.context):
+                    continue
+                _, mode = deny.settings_for(check.key, fld.type)
+                matches.append(
+                    d.Match(
+                        check.key,
+                        check.id,
+                        check.level,
+                        mode,
+                        fld.type,
+                        fld.name,
+                        d.mask_excerpt(fld.name, excerpt),
+                        fld.source,
+                    )
+                )
+        return matches
+
+
+def _custom_applies(custom: CustomRule, fld: Field, ctx: RequestContext) -> bool:
+    if not selector_matches(custom.block_data, fld, ctx):
+        return False
+    return custom.conditions is None or custom.conditions(ctx)
+
+
+def _limit_match(exc: LimitExceeded, mode: str) -> d.Match:
+    return d.Match("LIMITS", exc.limit, "", mode, "", exc.name or "", exc.detail)
+
+
+@functools.lru_cache(maxsize=4096)
+def _excerpt_regex(expression: bytes, flags: int) -> Any:
+    # Compiled on the first match only: matches are rare, and most patterns never need it.
+    return compile_pattern(expression, flags)
+
+
+def _excerpt(expression: bytes, flags: int, value: bytes, field_name: str) -> str:
+    found = _excerpt_regex(expression, flags).search(value)
+    start, end = found.span() if found else (0, min(len(value), d.EXCERPT_CHARS))
+    text = value[start : max(end, start + 1)][: d.EXCERPT_CHARS].decode("utf-8", "replace")
+    return d.mask_excerpt(field_name, text)
+
+
+def inspect(request: Request, policy: ContentSecurity | None = None) -> d.Decision:
+    """Inspect one request with a throwaway engine (compiling the policy is the costly part)."""
+    return Engine(policy).inspect(request)
+
+
+Decision = d.Decision
+__all__ = ["KINDS", "Decision", "Engine", "inspect", "selector_matches"]

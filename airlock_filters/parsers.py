@@ -1,0 +1,443 @@
+"""Request parsers: split a request into typed fields, checking limits as they go.
+
+Every parser raises `ParseError` for input it cannot read and `LimitExceeded` as soon as a limit
+is crossed, before the over-limit part is copied or decoded.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from airlock_filters.errors import LimitExceeded, ParseError
+from airlock_filters.jsonpath import canonical_key, jsonpath_matches
+from airlock_filters.normalize import decode_utf8, normalize_path, percent_decode
+from airlock_filters.policy import ContentSecurity, Limits, RequestContext
+from airlock_filters.request import HEADER, JSON, META, PARAM, PATH, SEGMENT, Field, Request
+
+# Headers with a fixed grammar: injection rules do not look at them (see request.META).
+META_HEADERS = frozenset(
+    [
+        "accept",
+        "accept-charset",
+        "accept-encoding",
+        "accept-language",
+        "access-control-request-headers",
+        "access-control-request-method",
+        "authorization",
+        "cache-control",
+        "connection",
+        "content-encoding",
+        "content-length",
+        "content-type",
+        "date",
+        "dnt",
+        "expect",
+        "host",
+        "if-match",
+        "if-modified-since",
+        "if-none-match",
+        "if-range",
+        "if-unmodified-since",
+        "keep-alive",
+        "origin",
+        "pragma",
+        "priority",
+        "proxy-authorization",
+        "range",
+        "sec-ch-ua",
+        "sec-ch-ua-mobile",
+        "sec-ch-ua-platform",
+        "sec-ch-ua-full-version-list",
+        "sec-ch-ua-model",
+        "sec-ch-ua-platform-version",
+        "sec-ch-ua-arch",
+        "sec-ch-ua-bitness",
+        "sec-fetch-dest",
+        "sec-fetch-mode",
+        "sec-fetch-site",
+        "sec-fetch-user",
+        "sec-gpc",
+        "te",
+        "traceparent",
+        "tracestate",
+        "transfer-encoding",
+        "upgrade",
+        "upgrade-insecure-requests",
+        "via",
+        "x-request-id",
+        "x-b3-traceid",
+        "x-b3-spanid",
+        "x-b3-parentspanid",
+        "x-b3-sampled",
+        "x-requested-with",
+        "x-correlation-id",
+        "x-amzn-trace-id",
+    ]
+)
+
+_MEDIA_TYPE_RE = re.compile(r"^\s*([^;\s]*)")
+_BOUNDARY_RE = re.compile(r';\s*boundary\s*=\s*(?:"([^"]{1,200})"|([^\s;,"]{1,200}))', re.I)
+_PART_HEADER_RE = re.compile(r'(\w[\w*]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;]+))')
+_JSON_STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_JSON_BRACKET_RE = re.compile(r"[\[\]{}]")
+
+
+@dataclass(slots=True)
+class ParsedRequest:
+    fields: list[Field]
+    context: RequestContext
+    body_parser: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def media_type(request: Request, default: str) -> str:
+    header = request.header("content-type")
+    if header is None:
+        return default if request.body else ""
+    match = _MEDIA_TYPE_RE.match(header)
+    return match.group(1).lower() if match else ""
+
+
+def parse_request(request: Request, policy: ContentSecurity) -> ParsedRequest:
+    """All fields of a request, or ParseError / LimitExceeded."""
+    limits = policy.limits
+    raw_path, _, raw_query = request.target.partition("?")
+    raw_path = raw_path.partition("#")[0]
+    if limits.enabled and len(raw_path) > limits.path_length:
+        raise LimitExceeded("general.pathLength", f"path is longer than {limits.path_length}")
+    if "\x00" in request.method or not request.method.isascii():
+        raise ParseError("method is not a token")
+    ctx = RequestContext(
+        method=request.method.upper(),
+        path=normalize_path(raw_path),
+        headers=request.headers,
+        remote_ip=request.remote_ip,
+        media_type=media_type(request, policy.parser.default_content_type),
+    )
+    fields: list[Field] = []
+    _check_headers(request, limits)
+    fields.extend(path_fields(raw_path))
+    counter = _ParamCounter(limits, ctx)
+    fields.extend(query_fields(raw_query, counter))
+    fields.extend(header_fields(request.headers))
+    parsed = ParsedRequest(fields, ctx)
+    body = request.body
+    if body:
+        if limits.enabled and len(body) > limits.body_size:
+            raise LimitExceeded("general.bodySize", f"body is larger than {limits.body_size}")
+        parsed.body_parser = policy.parser.body_parser(ctx)
+        if parsed.body_parser == "form":
+            if limits.enabled and len(body) > limits.param_body_size:
+                raise LimitExceeded(
+                    "parameter.bodySize", f"form body is larger than {limits.param_body_size}"
+                )
+            fields.extend(form_fields(body, counter))
+        elif parsed.body_parser == "json":
+            if limits.enabled and len(body) > limits.json_body_size:
+                raise LimitExceeded(
+                    "json.bodySize", f"JSON body is larger than {limits.json_body_size}"
+                )
+            fields.extend(json_fields(body, limits, ctx))
+        elif parsed.body_parser == "multipart":
+            if limits.enabled and len(body) > limits.multipart_body_size:
+                raise LimitExceeded(
+                    "multipart.bodySize",
+                    f"multipart body is larger than {limits.multipart_body_size}",
+                )
+            boundary = multipart_boundary(request.header("content-type") or "")
+            fields.extend(multipart_fields(body, boundary, counter))
+        elif parsed.body_parser is None and not _is_binary(body):
+            # XML, text and unknown bodies are still application input: inspect them whole, as
+            # far as a form body may go (larger ones are uploads, not parameters).
+            text = decode_utf8(body[: limits.param_body_size])
+            fields.append(Field(PARAM, "", text, text, "Body", encoded=False))
+    return parsed
+
+
+def _is_binary(body: bytes) -> bool:
+    head = body[:512]
+    return b"\x00" in head or sum(byte < 9 or 13 < byte < 32 for byte in head) > len(head) // 10
+
+
+def _check_headers(request: Request, limits: Limits) -> None:
+    if not limits.enabled:
+        return
+    if len(request.headers) > limits.header_count:
+        raise LimitExceeded("header.count", f"more than {limits.header_count} headers")
+    for name, value in request.headers:
+        if len(name) + len(value) > limits.header_size:
+            raise LimitExceeded(
+                "header.size", f"header {name[:64]!r} is larger than {limits.header_size}", name
+            )
+
+
+def path_fields(raw_path: str) -> Iterator[Field]:
+    yield Field(PATH, "", _decode_component(raw_path, plus_as_space=False), raw_path, "Path")
+    for index, raw_segment in enumerate(raw_path.split("/")[1:]):
+        if raw_segment:
+            value = _decode_component(raw_segment, plus_as_space=False)
+            yield Field(SEGMENT, str(index), value, raw_segment, "Path")
+
+
+def _decode_component(raw: str, plus_as_space: bool) -> str:
+    if "%" not in raw and not (plus_as_space and "+" in raw):
+        return raw
+    return decode_utf8(percent_decode(raw.encode("utf-8", "surrogatepass"), plus_as_space))
+
+
+class _ParamCounter:
+    """Counts parameters across query and body and checks their limits, with exceptions."""
+
+    def __init__(self, limits: Limits, ctx: RequestContext) -> None:
+        self.limits = limits
+        self.count = 0
+        self.exempt: list[Callable[[str, str], bool]] = []
+        for exc in limits.exceptions:
+            if exc.parameter is None or (exc.conditions and not exc.conditions(ctx)):
+                continue
+            self.exempt.append(
+                lambda name, source, m=exc.parameter, s=exc.source: (
+                    (s in ("Any", source)) and m(name)
+                )
+            )
+
+    def add(self, raw_name: str, raw_value: str, name: str, source: str) -> None:
+        limits = self.limits
+        if not limits.enabled:
+            return
+        self.count += 1
+        if self.count > limits.param_count:
+            raise LimitExceeded("parameter.count", f"more than {limits.param_count} parameters")
+        too_long_name = len(raw_name) > limits.param_name_length
+        too_long_value = len(raw_value) > limits.param_value_length
+        if (too_long_name or too_long_value) and not any(x(name, source) for x in self.exempt):
+            if too_long_name:
+                raise LimitExceeded(
+                    "parameter.nameLength",
+                    f"parameter name longer than {limits.param_name_length}",
+                    name[:128],
+                )
+            raise LimitExceeded(
+                "parameter.valueLength",
+                f"value of parameter {name[:128]!r} longer than {limits.param_value_length}",
+                name[:128],
+            )
+
+
+def query_fields(raw_query: str, counter: _ParamCounter, source: str = "Query") -> list[Field]:
+    out: list[Field] = []
+    if not raw_query:
+        return out
+    for pair in raw_query.split("&"):
+        if not pair:
+            continue
+        raw_name, eq, raw_value = pair.partition("=")
+        name = _decode_component(raw_name, plus_as_space=True)
+        counter.add(raw_name, raw_value, name, source)
+        out.append(Field(PARAM, name, name, raw_name, source, is_name=True))
+        if eq:
+            value = _decode_component(raw_value, plus_as_space=True)
+            out.append(Field(PARAM, name, value, raw_value, source))
+    return out
+
+
+def form_fields(body: bytes, counter: _ParamCounter) -> list[Field]:
+    return query_fields(decode_utf8(body), counter, "Post")
+
+
+def header_fields(headers: list[tuple[str, str]]) -> Iterator[Field]:
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == "cookie":
+            yield from cookie_fields(name, value)
+        elif lowered in META_HEADERS:
+            yield Field(META, name, value, value, "Header", encoded=False)
+        else:
+            yield Field(HEADER, name, value, value, "Header", encoded=False)
+
+
+def cookie_fields(header_name: str, header_value: str) -> Iterator[Field]:
+    # A cookie field's name is the header's, so header exceptions on "Cookie" cover them; the
+    # cookie's own name is a field of its own.
+    for pair in header_value.split(";"):
+        cookie_name, eq, cookie_value = pair.strip().partition("=")
+        if not cookie_name and not eq:
+            continue
+        yield Field(HEADER, header_name, cookie_name, cookie_name, "Cookie", is_name=True)
+        if eq:
+            value = _decode_component(cookie_value, plus_as_space=False)
+            yield Field(HEADER, header_name, value, cookie_value, "Cookie")
+
+
+# --- JSON -------------------------------------------------------------------------------------
+
+
+def _json_depth(text: str) -> int:
+    """Deepest bracket nesting, computed on the text so a deep document is refused unparsed."""
+    depth = deepest = 0
+    for bracket in _JSON_BRACKET_RE.findall(_JSON_STRING_RE.sub("", text)):
+        if bracket in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def json_fields(body: bytes, limits: Limits, ctx: RequestContext) -> list[Field]:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParseError(f"JSON body is not valid UTF-8 (byte {exc.start})") from None
+    if limits.enabled and _json_depth(text) > limits.json_nesting_depth:
+        raise LimitExceeded(
+            "json.nestingDepth", f"JSON nesting deeper than {limits.json_nesting_depth}"
+        )
+
+    def pairs_hook(pairs: list[tuple[str, Any]]) -> _Pairs:
+        if limits.enabled and len(pairs) > limits.json_key_count:
+            raise LimitExceeded(
+                "json.keyCount", f"JSON object with more than {limits.json_key_count} keys"
+            )
+        return _Pairs(pairs)  # kept as pairs: duplicate keys must all be inspected
+
+    try:
+        document = json.loads(text, object_pairs_hook=pairs_hook)
+    except LimitExceeded:
+        raise
+    except RecursionError:
+        raise ParseError("JSON nesting too deep to parse") from None
+    except ValueError as exc:
+        raise ParseError(f"invalid JSON: {exc}") from None
+    exempt_patterns = [
+        e.json_path
+        for e in limits.exceptions
+        if e.json_path is not None and (e.conditions is None or e.conditions(ctx))
+    ]
+
+    def exempt(path: str) -> bool:
+        return any(jsonpath_matches(p, path) for p in exempt_patterns)
+
+    out: list[Field] = []
+    _walk_json(document, "$", out, limits, exempt, [0])
+    return out
+
+
+def _walk_json(
+    node: Any,
+    path: str,
+    out: list[Field],
+    limits: Limits,
+    exempt: Callable[[str], bool],
+    elements: list[int],
+) -> None:
+    if isinstance(node, _Pairs):
+        for key, value in node:
+            _count_element(elements, limits)
+            child = canonical_key(path, key)
+            if limits.enabled and len(key) > limits.json_key_length and not exempt(child):
+                raise LimitExceeded(
+                    "json.keyLength", f"JSON key longer than {limits.json_key_length}", child[:128]
+                )
+            out.append(Field(JSON, child, key, key, "Key", is_name=True, encoded=False))
+            _walk_json(value, child, out, limits, exempt, elements)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            _count_element(elements, limits)
+            _walk_json(value, f"{path}[{index}]", out, limits, exempt, elements)
+    else:
+        if isinstance(node, str):
+            text = node
+        elif node is None:
+            text = "null"
+        elif isinstance(node, bool):
+            text = "true" if node else "false"
+        else:
+            text = repr(node)
+        if limits.enabled and len(text) > limits.json_value_length and not exempt(path):
+            raise LimitExceeded(
+                "json.valueLength", f"JSON value longer than {limits.json_value_length}", path[:128]
+            )
+        out.append(Field(JSON, path, text, text, "JSON", encoded=False))
+
+
+class _Pairs(list):  # type: ignore[type-arg]
+    """Marks an object's key/value pairs apart from an array of 2-element lists."""
+
+
+def _count_element(elements: list[int], limits: Limits) -> None:
+    elements[0] += 1
+    if limits.enabled and elements[0] > limits.json_element_count:
+        raise LimitExceeded(
+            "json.elementCount",
+            f"JSON document with more than {limits.json_element_count} elements",
+        )
+
+
+# --- multipart --------------------------------------------------------------------------------
+
+
+def multipart_boundary(content_type: str) -> bytes:
+    match = _BOUNDARY_RE.search(content_type)
+    if match is None:
+        raise ParseError("multipart body without a boundary parameter")
+    return (match.group(1) or match.group(2)).encode("latin-1", "replace")
+
+
+def multipart_fields(body: bytes, boundary: bytes, counter: _ParamCounter) -> list[Field]:
+    # Lines may end in CRLF (the standard) or a bare LF (lenient servers accept it, so an attacker
+    # can use it); the parser takes both so neither form hides a part from inspection.
+    delimiter = re.compile(rb"(?:\A|\r?\n)--" + re.escape(boundary) + rb"(--)?[ \t]*(?:\r?\n|\Z)")
+    found = delimiter.search(body)
+    if found is None:
+        raise ParseError("multipart body does not contain its boundary")
+    out: list[Field] = []
+    while True:
+        if found.group(1):
+            return out  # closing delimiter
+        following = delimiter.search(body, found.end())
+        if following is None:
+            raise ParseError("multipart body not terminated by its closing boundary")
+        part = body[found.end() : following.start()]
+        split = _HEADER_END_RE.search(part)
+        if split is None:
+            raise ParseError("multipart part without end of headers")
+        headers = part[: split.start()].decode("utf-8", "replace")
+        out.extend(_multipart_part(headers, part[split.end() :], counter))
+        found = following
+
+
+_HEADER_END_RE = re.compile(rb"\r?\n\r?\n")
+
+
+def _multipart_part(headers: str, content: bytes, counter: _ParamCounter) -> list[Field]:
+    disposition = ""
+    for line in headers.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() == "content-disposition":
+            disposition = value
+    if not disposition:
+        raise ParseError("multipart part without Content-Disposition")
+    params = {m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
+              for m in _PART_HEADER_RE.finditer(disposition)}  # fmt: skip
+    name = params.get("name")
+    if name is None:
+        raise ParseError("multipart part without a name")
+    out: list[Field] = []
+    filename = params.get("filename")
+    if filename is None and "filename*" in params:
+        filename = decode_utf8(percent_decode(params["filename*"].split("''")[-1].encode()))
+    if filename is not None:
+        # File contents are data for the application, not parameters; the name is a parameter.
+        counter.add(name, filename, name, "Post")
+        out.append(Field(PARAM, name, filename, filename, "FileName", encoded=False))
+        return out
+    value = decode_utf8(content)
+    counter.add(name, value, name, "Post")
+    out.append(Field(PARAM, name, name, name, "Post", is_name=True, encoded=False))
+    out.append(Field(PARAM, name, value, value, "Post", encoded=False))
+    return out

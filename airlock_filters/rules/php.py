@@ -1,0 +1,5 @@
+"""PHP deny rules."""
+
+from airlock_filters.rules._rule import Rule
+
+RULES: list[Rule] = []

@@ -1,0 +1,5 @@
+"""XSS deny rules."""
+
+from airlock_filters.rules._rule import Rule
+
+RULES: list[Rule] = []
