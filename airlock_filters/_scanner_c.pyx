@@ -191,6 +191,8 @@ cdef class Scanner:
         cdef int rc
         cdef int failed_at
         cdef unsigned int pattern_hs_flags
+        # Holds the expressions whose buffers Hyperscan reads while the GIL is released, in case
+        # a pattern entry is a mutable list that another thread rewrites meanwhile.
         cdef list keep = []
 
         # Re-running __init__ would free the database under a scan running in another thread.
@@ -244,7 +246,7 @@ cdef class Scanner:
                 failed_at = error.expression
                 message = _take_message(error)
                 error = NULL
-                if 0 <= failed_at < <int>live:
+                if failed_at >= 0 and <unsigned int>failed_at < live:
                     self._reject(ids[failed_at], message)
                     live = _remove(expressions, flags, ids, live, failed_at)
                     continue

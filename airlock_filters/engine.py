@@ -136,8 +136,8 @@ class Engine:
                 continue
             flags = CASELESS if matcher.ignore_case else 0
             expression = matcher.pattern()
-            kinds = _SELECTOR_KINDS[custom.block_data.kind]
-            patterns.append((expression.encode(), flags, _bits(kinds, (NORM,))))
+            selected = _SELECTOR_KINDS[custom.block_data.kind]
+            patterns.append((expression.encode(), flags, _bits(selected, (NORM,))))
             entries.append(_Entry(None, custom, patterns[-1][0], flags))
         self._entries = entries
         self.patterns = patterns  # (expression, flags, mask) as given to the scanner

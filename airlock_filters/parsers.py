@@ -195,15 +195,17 @@ class _ParamCounter:
     def __init__(self, limits: Limits, ctx: RequestContext) -> None:
         self.limits = limits
         self.count = 0
-        self.exempt: list[Callable[[str, str], bool]] = []
-        for exc in limits.exceptions:
-            if exc.parameter is None or (exc.conditions and not exc.conditions(ctx)):
-                continue
-            self.exempt.append(
-                lambda name, source, m=exc.parameter, s=exc.source: (
-                    (s in ("Any", source)) and m(name)
-                )
-            )
+        self.exempt = [
+            exc
+            for exc in limits.exceptions
+            if exc.parameter is not None and (exc.conditions is None or exc.conditions(ctx))
+        ]
+
+    def _exempt(self, name: str, source: str) -> bool:
+        return any(
+            exc.source in ("Any", source) and exc.parameter is not None and exc.parameter(name)
+            for exc in self.exempt
+        )
 
     def add(self, raw_name: str, raw_value: str, name: str, source: str) -> None:
         limits = self.limits
@@ -214,7 +216,7 @@ class _ParamCounter:
             raise LimitExceeded("parameter.count", f"more than {limits.param_count} parameters")
         too_long_name = len(raw_name) > limits.param_name_length
         too_long_value = len(raw_value) > limits.param_value_length
-        if (too_long_name or too_long_value) and not any(x(name, source) for x in self.exempt):
+        if (too_long_name or too_long_value) and not self._exempt(name, source):
             if too_long_name:
                 raise LimitExceeded(
                     "parameter.nameLength",
@@ -365,7 +367,7 @@ def _walk_json(
         out.append(Field(JSON, path, text, text, "JSON", encoded=False))
 
 
-class _Pairs(list):  # type: ignore[type-arg]
+class _Pairs(list[tuple[str, Any]]):
     """Marks an object's key/value pairs apart from an array of 2-element lists."""
 
 
