@@ -33,7 +33,7 @@ lint: airlock_filters/.built
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/cython-lint airlock_filters/*.pyx airlock_filters/*.pxd
+	PATH="$(BIN):$$PATH" cython-lint airlock_filters/*.pyx airlock_filters/*.pxd
 
 test: lint
 	$(BIN)/python -c "import airlock_filters._scanner_c"

@@ -65,6 +65,13 @@ cdef extern from "hs/hs.h" nogil:
 
     hs_error_t hs_free_database(hs_database_t *db)
 
+    hs_error_t hs_serialize_database(const hs_database_t *db, char **bytes, size_t *length)
+
+    hs_error_t hs_deserialize_database(const char *bytes, const size_t length,
+                                       hs_database_t **db)
+
+    const char *hs_version()
+
     hs_error_t hs_database_size(const hs_database_t *database, size_t *database_size)
 
     hs_error_t hs_alloc_scratch(const hs_database_t *db, hs_scratch_t **scratch)

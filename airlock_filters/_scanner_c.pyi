@@ -5,6 +5,7 @@ from typing import Final
 
 CASELESS: Final = 1
 DOTALL: Final = 2
+HYPERSCAN_VERSION: Final[str]
 
 class Scanner:
     """Scans byte values against a fixed list of (expression, flags, mask) patterns.
@@ -17,7 +18,14 @@ class Scanner:
     rejected: list[int]
     rejected_reasons: dict[int, str]
 
-    def __init__(self, patterns: Sequence[tuple[bytes, int, int]]) -> None: ...
+    def __init__(
+        self,
+        patterns: Sequence[tuple[bytes, int, int]],
+        serialized: bytes | None = None,
+        rejected: Sequence[int] | None = None,
+    ) -> None: ...
+    def serialize(self) -> bytes | None:
+        """The compiled database as bytes, to skip compiling the same patterns again."""
     def __len__(self) -> int: ...
     def scan(self, values: Sequence[bytes], bits: Sequence[int]) -> list[tuple[int, int]]:
         """Return (pattern index, value index) for every match, sorted."""

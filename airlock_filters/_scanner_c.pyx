@@ -24,6 +24,7 @@ from airlock_filters._hs cimport (
     hs_compile_multi,
     hs_database_size,
     hs_database_t,
+    hs_deserialize_database,
     hs_expr_info_t,
     hs_expression_info,
     hs_free_compile_error,
@@ -31,10 +32,13 @@ from airlock_filters._hs cimport (
     hs_free_scratch,
     hs_scan,
     hs_scratch_t,
+    hs_serialize_database,
+    hs_version,
 )
 
 CASELESS = 1
 DOTALL = 2
+HYPERSCAN_VERSION = (<bytes>hs_version()).decode("ascii", "replace")
 
 
 cdef struct Hit:
@@ -176,7 +180,9 @@ cdef class Scanner:
     cdef public list rejected
     cdef public dict rejected_reasons
 
-    def __init__(self, patterns):
+    def __init__(self, patterns, serialized=None, rejected=None):
+        """Compile `patterns`; or, given `serialized` (from `serialize()` of a scanner over the
+        same expressions and flags) and its `rejected` list, load that database instead."""
         cdef list entries = list(patterns)
         cdef Py_ssize_t n = len(entries)
         cdef Py_ssize_t i
@@ -217,6 +223,8 @@ cdef class Scanner:
                     raise TypeError(f"pattern {i}: expression must be bytes")
                 self._masks[i] = mask
                 self._any_mask |= self._masks[i]
+                if serialized is not None:
+                    continue
                 pattern_hs_flags = HS_FLAG_SINGLEMATCH
                 if pattern_flags & CASELESS:
                     pattern_hs_flags |= HS_FLAG_CASELESS
@@ -232,6 +240,10 @@ cdef class Scanner:
                 flags[live] = pattern_hs_flags
                 live += 1
 
+            if serialized is not None:
+                self._load(serialized)
+                for i in rejected or ():
+                    self._reject(i, "refused when the cached database was compiled")
             while live:
                 with nogil:
                     rc = hs_compile_multi(expressions, flags, ids, live, HS_MODE_BLOCK, NULL,
@@ -286,6 +298,28 @@ cdef class Scanner:
         if self._db is not NULL:
             hs_free_database(self._db)
         free(self._masks)
+
+    cdef _load(self, bytes serialized):
+        cdef hs_database_t *db = NULL
+        cdef int rc = hs_deserialize_database(PyBytes_AS_STRING(serialized),
+                                              PyBytes_GET_SIZE(serialized), &db)
+        if rc != HS_SUCCESS:
+            raise ValueError(f"not a serialized Hyperscan database (error {rc})")
+        self._db = db
+
+    def serialize(self):
+        """The compiled database as bytes, to skip compiling the same patterns again."""
+        cdef char *data = NULL
+        cdef size_t length = 0
+        if self._db is NULL:
+            return None
+        if hs_serialize_database(self._db, &data, &length) != HS_SUCCESS:
+            raise MemoryError("hs_serialize_database failed")
+        try:
+            return data[:length]
+        finally:
+            # Allocated with malloc: this module never installs a Hyperscan allocator.
+            free(data)
 
     cdef _reject(self, Py_ssize_t index, str reason):
         self.rejected.append(index)

@@ -118,9 +118,9 @@ class Engine:
         entries: list[_Entry] = []
         self._markup_kinds = 0
         for rule in rules:
+            # Inactive rules stay in the database with an empty mask: the compiled database
+            # then depends only on the rule set, and every level and override shares it.
             kinds = [k for k in rule.kinds if self._active(rule.key, rule.level, k)]
-            if not kinds:
-                continue
             flags = (CASELESS if rule.caseless else 0) | (DOTALL if rule.dotall else 0)
             patterns.append((rule.pattern.encode(), flags, _bits(kinds, rule.variants)))
             entries.append(_Entry(rule, None, patterns[-1][0], flags))

@@ -2,14 +2,23 @@
 
 `AIRLOCK_FILTERS_NO_EXTENSIONS=1` forces the pure-Python twin. Patterns Hyperscan refuses are
 scanned by RE2 beside it, with a warning naming them.
+
+Compiling a few hundred rich patterns takes Hyperscan many seconds, so compiled databases are
+kept on disk (`AIRLOCK_FILTERS_CACHE_DIR`, default `~/.cache/airlock-filters`), keyed by the
+expressions, flags and Hyperscan version; masks are not part of a database, so policies that
+differ only in levels and overrides share one.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
+import tempfile
 from collections.abc import Sequence
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 from airlock_filters import _scanner_py
 
@@ -40,11 +49,55 @@ _COMPILED = _load_extension()
 IMPLEMENTATION = "hyperscan" if _COMPILED is not None else "re2"
 
 
+def cache_dir() -> Path:
+    configured = os.environ.get("AIRLOCK_FILTERS_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "airlock-filters"
+
+
+def _cache_key(patterns: Sequence[tuple[bytes, int, int]], version: str) -> str:
+    digest = hashlib.sha256(version.encode())
+    for expression, flags, _ in patterns:
+        digest.update(b"%d:%d:" % (flags, len(expression)))
+        digest.update(expression)
+    return digest.hexdigest()
+
+
+def _compile_cached(patterns: Sequence[tuple[bytes, int, int]], compiled: Any) -> Any:
+    """A Hyperscan scanner, from the on-disk cache when these patterns were compiled before."""
+    from airlock_filters import _scanner_c
+
+    key = _cache_key(patterns, _scanner_c.HYPERSCAN_VERSION)
+    path = cache_dir() / f"{key}.hsdb"
+    try:
+        data = path.read_bytes()
+        meta_length = int.from_bytes(data[:4], "big")
+        rejected = json.loads(data[4 : 4 + meta_length])["rejected"]
+        return compiled(patterns, serialized=data[4 + meta_length :], rejected=rejected)
+    except (OSError, ValueError, KeyError):
+        pass  # not cached yet, or unreadable: compile
+    scanner = compiled(patterns)
+    serialized = scanner.serialize()
+    if serialized is not None:
+        meta = json.dumps({"rejected": scanner.rejected}).encode()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Written aside and renamed, so a concurrent reader never sees half a database.
+            with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
+                tmp.write(len(meta).to_bytes(4, "big") + meta + serialized)
+            os.replace(tmp.name, path)
+        except OSError as exc:
+            log.debug("cannot cache the compiled database in %s: %s", path.parent, exc)
+    return scanner
+
+
 class HybridScanner:
     """Hyperscan for what it takes, RE2 for the rest; results as if one scanner."""
 
     def __init__(self, patterns: Sequence[tuple[bytes, int, int]], compiled: type) -> None:
-        self._hs = compiled(patterns)
+        self._hs = _compile_cached(patterns, compiled)
         self._fallback_ids = list(self._hs.rejected)
         for index in self._fallback_ids:
             reason = getattr(self._hs, "rejected_reasons", {}).get(index, "rejected")

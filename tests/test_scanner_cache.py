@@ -1,0 +1,60 @@
+"""The compiled-database cache: a second engine over the same rules loads, not compiles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from airlock_filters import _scanner_c, scanner
+
+PATTERNS = [(rb"\bunion\s+select\b", 1, 0b01), (rb"<script", 1, 0b10), (rb"\Axx*", 0, 0b11)]
+VALUES = [b"1 UNION SELECT 2", b"<SCRIPT>", b"xx"]
+
+
+def test_serialized_database_scans_like_the_original() -> None:
+    original = _scanner_c.Scanner(PATTERNS)
+    loaded = _scanner_c.Scanner(
+        PATTERNS, serialized=original.serialize(), rejected=original.rejected
+    )
+    bits = [0b01, 0b10, 0b11]
+    assert loaded.scan(VALUES, bits) == original.scan(VALUES, bits) == [(0, 0), (1, 1), (2, 2)]
+    assert loaded.rejected == original.rejected == []
+    with pytest.raises(ValueError, match="serialized"):
+        _scanner_c.Scanner(PATTERNS, serialized=b"garbage", rejected=[])
+
+
+def test_cache_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRLOCK_FILTERS_CACHE_DIR", str(tmp_path))
+    first = scanner.build_scanner(PATTERNS, "hyperscan")
+    [cached] = list(tmp_path.glob("*.hsdb"))
+    second = scanner.build_scanner(PATTERNS, "hyperscan")
+    bits = [0b01, 0b10, 0b11]
+    assert first.scan(VALUES, bits) == second.scan(VALUES, bits) == [(0, 0), (1, 1), (2, 2)]
+    # Masks are not part of the database: other masks reuse the same file.
+    remasked = [(e, f, 0b10) for e, f, _ in PATTERNS]
+    assert scanner.build_scanner(remasked, "hyperscan").scan(VALUES, bits) == [(1, 1), (2, 2)]
+    assert list(tmp_path.glob("*.hsdb")) == [cached]
+    # A damaged cache file is recompiled, not trusted.
+    cached.write_bytes(b"\x00\x00\x00\x02{}garbage")
+    assert scanner.build_scanner(PATTERNS, "hyperscan").scan(VALUES, bits) == [
+        (0, 0),
+        (1, 1),
+        (2, 2),
+    ]
+
+
+def test_unwritable_cache_still_compiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("AIRLOCK_FILTERS_CACHE_DIR", str(blocker / "cache"))
+    assert scanner.build_scanner(PATTERNS, "hyperscan").scan([b"<script"], [0b10]) == [(1, 0)]
+
+
+def test_refused_patterns_are_remembered_by_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRLOCK_FILTERS_CACHE_DIR", str(tmp_path))
+    patterns = [*PATTERNS, (rb"y*", 0, 0b11)]  # can match the empty string: RE2 takes it
+    for _ in range(2):
+        assert scanner.build_scanner(patterns, "hyperscan").scan([b"ab"], [0b01]) == [(3, 0)]
