@@ -67,6 +67,10 @@ class _Entry:
     flags: int
 
 
+# Per kind: the slot bits of its RAW, NORM and MARKUP forms.
+_SLOT_BITS = {kind: tuple(1 << slot(kind, v) for v in (RAW, NORM, MARKUP)) for kind in KINDS}
+
+
 def _bits(kinds: Iterable[int], variants: Iterable[int]) -> int:
     return sum(1 << slot(k, v) for k in kinds for v in variants)
 
@@ -141,6 +145,7 @@ class Engine:
             entries.append(_Entry(None, custom, patterns[-1][0], flags))
         self._entries = entries
         self.patterns = patterns  # (expression, flags, mask) as given to the scanner
+        self._masks = [mask for _, _, mask in patterns]
         self._checks = [c for c in checks if self._active(c.key, c.level, c.kind)]
         self.scanner = build_scanner(patterns, implementation)
 
@@ -179,23 +184,43 @@ class Engine:
             return d.Decision(d.LOG, None, d.LIMITS if only_limits else d.DENY_RULES, matches)
         return d.Decision(d.ALLOW)
 
-    def _values(self, fields: list[Field]) -> tuple[list[bytes], list[int], list[int]]:
+    def _values(
+        self, fields: list[Field]
+    ) -> tuple[list[bytes], list[int], list[list[tuple[int, int]]]]:
+        """The distinct byte strings to scan, their combined slot bits, and for each the
+        (field index, slot bits) it stands for. Repeated values (JSON keys of a list of records,
+        flags like `true`) are scanned once."""
+        index_of: dict[bytes, int] = {}
         values: list[bytes] = []
         bits: list[int] = []
-        owners: list[int] = []
+        owners: list[list[tuple[int, int]]] = []
         markup_kinds = self._markup_kinds
         for index, fld in enumerate(fields):
-            kind = fld.kind
-            forms = {fld.raw: 1 << slot(kind, RAW)} if fld.encoded else {}
+            raw_bit, norm_bit, markup_bit = _SLOT_BITS[fld.kind]
             norm = normalize(fld.value)
-            forms[norm] = forms.get(norm, 0) | 1 << slot(kind, NORM)
-            if markup_kinds & (1 << kind):
+            forms = []
+            if fld.encoded and fld.raw != norm:
+                forms.append((fld.raw, raw_bit))
+            elif fld.encoded:
+                norm_bit |= raw_bit
+            if markup_kinds & (1 << fld.kind):
                 markup = html_decode(norm)
-                forms[markup] = forms.get(markup, 0) | 1 << slot(kind, MARKUP)
-            for text, mask in forms.items():
-                values.append(text.encode("utf-8", "surrogatepass"))
-                bits.append(mask)
-                owners.append(index)
+                if markup != norm:
+                    forms.append((markup, markup_bit))
+                else:
+                    norm_bit |= markup_bit
+            forms.append((norm, norm_bit))
+            for text, mask in forms:
+                data = text.encode("utf-8", "surrogatepass")
+                at = index_of.get(data)
+                if at is None:
+                    index_of[data] = len(values)
+                    values.append(data)
+                    bits.append(mask)
+                    owners.append([(index, mask)])
+                else:
+                    bits[at] |= mask
+                    owners[at].append((index, mask))
         return values, bits, owners
 
     def _scan(self, parsed: ParsedRequest) -> list[d.Match]:
@@ -204,57 +229,42 @@ class Engine:
         hits = self.scanner.scan(values, bits)
         deny = self.policy.deny_rules
         ctx = parsed.context
+        masks = self._masks
         seen: set[tuple[int, int]] = set()
         matches: list[d.Match] = []
         for pattern_index, value_index in hits:
-            field_index = owners[value_index]
-            if (pattern_index, field_index) in seen:
-                continue
-            seen.add((pattern_index, field_index))
-            fld = fields[field_index]
             entry = self._entries[pattern_index]
-            excerpt = _excerpt(entry.expression, entry.flags, values[value_index], fld.name)
-            if entry.rule is not None:
-                rule = entry.rule
-                if self._excepted(rule.key, fld, ctx):
+            for field_index, field_bits in owners[value_index]:
+                if not masks[pattern_index] & field_bits or (pattern_index, field_index) in seen:
                     continue
-                _, mode = deny.settings_for(rule.key, fld.type)
-                matches.append(
-                    d.Match(
-                        rule.key, rule.id, rule.level, mode, fld.type, fld.name, excerpt, fld.source
-                    )
-                )
-            elif entry.custom is not None and _custom_applies(entry.custom, fld, ctx):
-                custom = entry.custom
-                matches.append(
-                    d.Match(
-                        custom.rule_key,
-                        f"custom:{custom.rule_key}",
-                        "Custom",
-                        custom.mode,
-                        fld.type,
-                        fld.name,
-                        excerpt,
-                        fld.source,
-                    )
-                )
+                seen.add((pattern_index, field_index))
+                fld = fields[field_index]
+                excerpt = _excerpt(entry.expression, entry.flags, values[value_index], fld.name)
+                match = self._match(entry, fld, ctx, excerpt)
+                if match is not None:
+                    matches.append(match)
         for custom in self._name_only_rules:
             for fld in fields:
                 if _custom_applies(custom, fld, ctx):
-                    matches.append(
-                        d.Match(
-                            custom.rule_key,
-                            f"custom:{custom.rule_key}",
-                            "Custom",
-                            custom.mode,
-                            fld.type,
-                            fld.name,
-                            d.mask_excerpt(fld.name, fld.value),
-                            fld.source,
-                        )
-                    )
+                    matches.append(_custom_match(custom, fld, d.mask_excerpt(fld.name, fld.value)))
                     break
         return matches
+
+    def _match(
+        self, entry: _Entry, fld: Field, ctx: RequestContext, excerpt: str
+    ) -> d.Match | None:
+        if entry.rule is not None:
+            rule = entry.rule
+            if self._excepted(rule.key, fld, ctx):
+                return None
+            _, mode = self.policy.deny_rules.settings_for(rule.key, fld.type)
+            return d.Match(
+                rule.key, rule.id, rule.level, mode, fld.type, fld.name, excerpt, fld.source
+            )
+        custom = entry.custom
+        if custom is None or not _custom_applies(custom, fld, ctx):
+            return None
+        return _custom_match(custom, fld, excerpt)
 
     def _excepted(self, rule_key: str, fld: Field, ctx: RequestContext) -> bool:
         for exc in self.policy.deny_rules.exceptions:
@@ -297,6 +307,13 @@ def _custom_applies(custom: CustomRule, fld: Field, ctx: RequestContext) -> bool
     if not selector_matches(custom.block_data, fld, ctx):
         return False
     return custom.conditions is None or custom.conditions(ctx)
+
+
+def _custom_match(custom: CustomRule, fld: Field, excerpt: str) -> d.Match:
+    rule_id = f"custom:{custom.rule_key}"
+    return d.Match(
+        custom.rule_key, rule_id, "Custom", custom.mode, fld.type, fld.name, excerpt, fld.source
+    )
 
 
 def _limit_match(exc: LimitExceeded, mode: str) -> d.Match:

@@ -17,7 +17,13 @@ _SIMPLE_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 def canonical_key(path: str, key: str) -> str:
     """Path of `key` under `path`, as the parser writes it."""
-    return f"{path}.{key}" if _SIMPLE_KEY_RE.match(key) else f"{path}[{json.dumps(key)}]"
+    return path + _key_suffix(key)
+
+
+@lru_cache(maxsize=4096)
+def _key_suffix(key: str) -> str:
+    # Documents repeat the same keys in every record; the suffix is worked out once per key.
+    return f".{key}" if _SIMPLE_KEY_RE.match(key) else f"[{json.dumps(key)}]"
 
 
 def _key_step(key: str) -> str:

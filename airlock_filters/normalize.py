@@ -86,6 +86,8 @@ def html_decode(text: str) -> str:
         text = html.unescape(html.unescape(text))
     if "\\" in text:
         text = _JS_ESCAPE_RE.sub(_js_char, text)
+    if text.isascii() and text.isprintable():
+        return text  # the common case, without a regex pass
     return _CONTROL_RE.sub("", text)
 
 

@@ -320,64 +320,69 @@ def json_fields(body: bytes, limits: Limits, ctx: RequestContext) -> list[Field]
         for e in limits.exceptions
         if e.json_path is not None and (e.conditions is None or e.conditions(ctx))
     ]
-
-    def exempt(path: str) -> bool:
-        return any(jsonpath_matches(p, path) for p in exempt_patterns)
-
-    out: list[Field] = []
-    _walk_json(document, "$", out, limits, exempt, [0])
-    return out
+    walker = _JsonWalker(limits, exempt_patterns)
+    walker.walk(document, "$")
+    return walker.fields
 
 
-def _walk_json(
-    node: Any,
-    path: str,
-    out: list[Field],
-    limits: Limits,
-    exempt: Callable[[str], bool],
-    elements: list[int],
-) -> None:
-    if isinstance(node, _Pairs):
-        for key, value in node:
-            _count_element(elements, limits)
-            child = canonical_key(path, key)
-            if limits.enabled and len(key) > limits.json_key_length and not exempt(child):
-                raise LimitExceeded(
-                    "json.keyLength", f"JSON key longer than {limits.json_key_length}", child[:128]
-                )
-            out.append(Field(JSON, child, key, key, "Key", is_name=True, encoded=False))
-            _walk_json(value, child, out, limits, exempt, elements)
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            _count_element(elements, limits)
-            _walk_json(value, f"{path}[{index}]", out, limits, exempt, elements)
-    else:
-        if isinstance(node, str):
-            text = node
-        elif node is None:
-            text = "null"
-        elif isinstance(node, bool):
-            text = "true" if node else "false"
+_UNLIMITED = float("inf")
+
+
+class _JsonWalker:
+    """Turns a parsed document into fields, checking key/value lengths and the element count."""
+
+    def __init__(self, limits: Limits, exempt_patterns: list[str]) -> None:
+        enabled = limits.enabled
+        self.key_length = limits.json_key_length if enabled else _UNLIMITED
+        self.value_length = limits.json_value_length if enabled else _UNLIMITED
+        self.element_count = limits.json_element_count if enabled else _UNLIMITED
+        self.exempt_patterns = exempt_patterns
+        self.elements = 0
+        self.fields: list[Field] = []
+
+    def exempt(self, path: str) -> bool:
+        return any(jsonpath_matches(p, path) for p in self.exempt_patterns)
+
+    def walk(self, node: Any, path: str) -> None:
+        if isinstance(node, _Pairs):
+            self._count(len(node))
+            for key, value in node:
+                child = canonical_key(path, key)
+                if len(key) > self.key_length and not self.exempt(child):
+                    raise LimitExceeded(
+                        "json.keyLength", f"JSON key longer than {self.key_length}", child[:128]
+                    )
+                self.fields.append(Field(JSON, child, key, key, "Key", True, False))
+                self.walk(value, child)
+        elif isinstance(node, list):
+            self._count(len(node))
+            for index, value in enumerate(node):
+                self.walk(value, f"{path}[{index}]")
         else:
-            text = repr(node)
-        if limits.enabled and len(text) > limits.json_value_length and not exempt(path):
+            if isinstance(node, str):
+                text = node
+            elif node is None:
+                text = "null"
+            elif node is True or node is False:
+                text = "true" if node else "false"
+            else:
+                text = repr(node)
+            if len(text) > self.value_length and not self.exempt(path):
+                raise LimitExceeded(
+                    "json.valueLength", f"JSON value longer than {self.value_length}", path[:128]
+                )
+            self.fields.append(Field(JSON, path, text, text, "JSON", False, False))
+
+    def _count(self, members: int) -> None:
+        self.elements += members
+        if self.elements > self.element_count:
             raise LimitExceeded(
-                "json.valueLength", f"JSON value longer than {limits.json_value_length}", path[:128]
+                "json.elementCount", f"JSON document with more than {self.element_count} elements"
             )
-        out.append(Field(JSON, path, text, text, "JSON", encoded=False))
 
 
 class _Pairs(list[tuple[str, Any]]):
     """Marks an object's key/value pairs apart from an array of 2-element lists."""
-
-
-def _count_element(elements: list[int], limits: Limits) -> None:
-    elements[0] += 1
-    if limits.enabled and elements[0] > limits.json_element_count:
-        raise LimitExceeded(
-            "json.elementCount",
-            f"JSON document with more than {limits.json_element_count} elements",
-        )
 
 
 # --- multipart --------------------------------------------------------------------------------
@@ -391,26 +396,54 @@ def multipart_boundary(content_type: str) -> bytes:
 
 
 def multipart_fields(body: bytes, boundary: bytes, counter: _ParamCounter) -> list[Field]:
-    # Lines may end in CRLF (the standard) or a bare LF (lenient servers accept it, so an attacker
-    # can use it); the parser takes both so neither form hides a part from inspection.
-    delimiter = re.compile(rb"(?:\A|\r?\n)--" + re.escape(boundary) + rb"(--)?[ \t]*(?:\r?\n|\Z)")
-    found = delimiter.search(body)
+    out: list[Field] = []
+    found = _find_delimiter(body, boundary, 0)
     if found is None:
         raise ParseError("multipart body does not contain its boundary")
-    out: list[Field] = []
     while True:
-        if found.group(1):
-            return out  # closing delimiter
-        following = delimiter.search(body, found.end())
+        start, end, closing = found
+        if closing:
+            return out
+        following = _find_delimiter(body, boundary, end)
         if following is None:
             raise ParseError("multipart body not terminated by its closing boundary")
-        part = body[found.end() : following.start()]
+        part = body[end : following[0]]
         split = _HEADER_END_RE.search(part)
         if split is None:
             raise ParseError("multipart part without end of headers")
         headers = part[: split.start()].decode("utf-8", "replace")
         out.extend(_multipart_part(headers, part[split.end() :], counter))
         found = following
+
+
+def _find_delimiter(body: bytes, boundary: bytes, position: int) -> tuple[int, int, bool] | None:
+    """(start, end, closing) of the next delimiter line at or after `position`.
+
+    Lines may end in CRLF (the standard) or a bare LF (lenient servers accept it, so an attacker
+    can use it); both are taken so neither form hides a part from inspection. `bytes.find`
+    keeps this linear in the body size, file contents included.
+    """
+    marker = b"--" + boundary
+    at = body.find(marker, position)
+    while at >= 0:
+        line_start = at == 0 or body[at - 1 : at] == b"\n"
+        after = at + len(marker)
+        closing = body.startswith(b"--", after)
+        if closing:
+            after += 2
+        while body[after : after + 1] in (b" ", b"\t"):
+            after += 1
+        if body.startswith(b"\r\n", after):
+            line_end = after + 2
+        elif body.startswith(b"\n", after) or after == len(body):
+            line_end = min(after + 1, len(body))
+        else:
+            line_end = -1
+        if line_start and line_end >= 0:
+            start = at - (2 if body[at - 2 : at] == b"\r\n" else 1 if at else 0)
+            return start, line_end, closing
+        at = body.find(marker, at + 1)
+    return None
 
 
 _HEADER_END_RE = re.compile(rb"\r?\n\r?\n")

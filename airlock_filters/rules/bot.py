@@ -20,10 +20,11 @@ _ATTACK_TOOLS = re2.compile(
     r"|\bdirb\b|whatweb|zmeu|morfeus|appscan|webinspect|paros|skipfish|grabber|sqlninja|pangolin"
     r"|\bbsqlbf\b|metasploit|\bzap\b|owasp[ _-]?zap|qualys|brutus|\bcrowdstrike\b|interactsh"
 )
-# Generic HTTP libraries and scrapers: often automation, sometimes legitimate integrations.
+# Command-line tools and scripting libraries: scrapers and scripts more often than people.
+# Mobile-app stacks (okhttp, Alamofire, Dalvik) are real users and are not listed.
 _AUTOMATION = re2.compile(
-    r"(?i)^(?:curl|wget|python-requests|python-urllib|go-http-client|java/|okhttp|libwww-perl"
-    r"|lwp::|httpclient|scrapy|aiohttp|axios|node-fetch|php/|ruby|winhttp|powershell)"
+    r"(?i)^(?:curl|wget|python-requests|python-urllib|go-http-client|libwww-perl|lwp::"
+    r"|scrapy|winhttp|powershell|httpie|java/[0-9])"
 )
 
 
@@ -48,5 +49,5 @@ def _automation(request: Request, parsed: ParsedRequest) -> Iterator[tuple[Field
 
 CHECKS = [
     Check("BOT-B01", _K, "Basic", HEADER, "User-Agent of a known attack tool", _attack_tool),
-    Check("BOT-X01", _K, "Strict", HEADER, "User-Agent of an HTTP library", _automation),
+    Check("BOT-X01", _K, "Strict", HEADER, "User-Agent of a command-line tool or script", _automation),
 ]

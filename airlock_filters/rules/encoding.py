@@ -46,8 +46,9 @@ RULES = [
     ),
     Rule(
         "ENCODING-X01", _K, "Strict", r"\xef\xbf\xbd",
-        "invalid UTF-8 in a decoded value",
-        kinds=_ALL_DATA, variants=DECODED,
+        # Not cookies: session tokens are opaque bytes that need not be text.
+        "invalid UTF-8 in a decoded path or parameter",
+        kinds=frozenset({PATH, SEGMENT, PARAM}), variants=DECODED,
     ),
     Rule(
         "ENCODING-X02", _K, "Strict", r"\xef\xbc[\x80-\xbf]|\xef\xbd[\x80-\x9f]",

@@ -4,12 +4,13 @@ An identifier parameter should carry one identifier. Wildcards, ranges and long 
 how enumeration and mass-assignment of other users' objects are attempted.
 """
 
+import functools
 from collections.abc import Iterator
 
 import re2
 
 from airlock_filters.parsers import ParsedRequest
-from airlock_filters.request import JSON, PARAM, Request
+from airlock_filters.request import JSON, PARAM, Field, Request
 from airlock_filters.rules._check import Check, Finding
 
 _K = "IDOR"
@@ -21,11 +22,16 @@ _RANGE_OR_LIST = re2.compile(
 _NEGATIVE = re2.compile(r"\A\s*-[0-9]+\s*\z")
 
 
-def _id_fields(parsed: ParsedRequest) -> Iterator:
+@functools.lru_cache(maxsize=4096)
+def _is_id_name(name: str) -> bool:
+    return _ID_NAME.search(name) is not None
+
+
+def _id_fields(parsed: ParsedRequest) -> Iterator[Field]:
     for fld in parsed.fields:
         if fld.kind in (PARAM, JSON) and not fld.is_name:
             name = fld.name.rsplit(".", 1)[-1] if fld.kind == JSON else fld.name
-            if _ID_NAME.search(name):
+            if _is_id_name(name):
                 yield fld
 
 
