@@ -15,7 +15,7 @@ BENIGN_CORPUS = REPO / "bench" / "corpus" / "benign.jsonl"
 IMPLEMENTATIONS = ["hyperscan", "re2"]
 
 
-@pytest.fixture(params=IMPLEMENTATIONS)
+@pytest.fixture(params=IMPLEMENTATIONS, scope="module")
 def implementation(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
