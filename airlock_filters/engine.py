@@ -227,7 +227,6 @@ class Engine:
         fields = parsed.fields
         values, bits, owners = self._values(fields)
         hits = self.scanner.scan(values, bits)
-        deny = self.policy.deny_rules
         ctx = parsed.context
         masks = self._masks
         seen: set[tuple[int, int]] = set()

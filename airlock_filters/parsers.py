@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -401,7 +401,7 @@ def multipart_fields(body: bytes, boundary: bytes, counter: _ParamCounter) -> li
     if found is None:
         raise ParseError("multipart body does not contain its boundary")
     while True:
-        start, end, closing = found
+        _, end, closing = found
         if closing:
             return out
         following = _find_delimiter(body, boundary, end)

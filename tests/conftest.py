@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
-REPO = Path(__file__).resolve().parent.parent
-CRS_CORPUS = REPO.parent / "shared" / "corpus" / "crs-regression.jsonl"
-BENIGN_CORPUS = REPO / "bench" / "corpus" / "benign.jsonl"
 
 # Both twins are always tested: the compiled one must be importable here (CI installs
 # Hyperscan), so a failed build fails the suite instead of silently testing only one engine.

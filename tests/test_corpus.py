@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,9 @@ from airlock_filters.engine import Engine
 from airlock_filters.policy import default_policy
 from airlock_filters.request import Request
 
-from .conftest import BENIGN_CORPUS, CRS_CORPUS, REPO
+REPO = Path(__file__).resolve().parent.parent
+CRS_CORPUS = REPO.parent / "shared" / "corpus" / "crs-regression.jsonl"
+BENIGN_CORPUS = REPO / "bench" / "corpus" / "benign.jsonl"
 
 
 def _requests() -> list[tuple[str, Request]]:

@@ -288,3 +288,34 @@ def test_parser_settings_select_or_skip_the_body_parser(implementation: str) -> 
 )
 def test_excerpts_are_masked(name: str, text: str, expected: str) -> None:
     assert mask_excerpt(name, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("request_", "action", "reason"),
+    [
+        # 1 MiB of `(` as a form: stopped by parameter.bodySize before it is decoded.
+        (Request("POST", "/", [("Content-Type", "application/x-www-form-urlencoded")],
+                 b"a=" + b"(" * 2**20), "block", "LIMITS"),
+        # ... as an unparsed text body: inspected up to the form body size.
+        (Request("POST", "/", [("Content-Type", "text/plain")], b"(" * 2**20), "allow", None),
+        # ... in a JSON string: stopped by json.bodySize.
+        (Request("POST", "/", [("Content-Type", "application/json")],
+                 b'{"a": "' + b"(" * 2**20 + b'"}'), "block", "LIMITS"),
+        # 10^5 parameters: stopped by parameter.count at the 129th.
+        (get("/?" + "&".join(f"p{i}=(" for i in range(10**5))), "block", "LIMITS"),
+        # 10^5 nested arrays: stopped by json.nestingDepth before parsing.
+        (Request("POST", "/", [("Content-Type", "application/json")],
+                 b"[" * 10**5 + b"]" * 10**5), "block", "LIMITS"),
+        # An overlong header value: stopped by the header size limit.
+        (get("/", [("X-Long", "(" * 2**20)]), "block", "LIMITS"),
+        # A multipart upload of 1 MiB of `(` in a file: file contents are not parameters.
+        (Request("POST", "/", [("Content-Type", "multipart/form-data; boundary=b")],
+                 b'--b\r\nContent-Disposition: form-data; name="f"; filename="x.txt"\r\n\r\n'
+                 + b"(" * 2**20 + b"\r\n--b--\r\n"), "allow", None),
+    ],
+)  # fmt: skip
+def test_pathological_input(
+    implementation: str, request_: Request, action: str, reason: str | None
+) -> None:
+    decision = engine(implementation).inspect(request_)
+    assert (decision.action, decision.reason) == (action, reason), decision.detail

@@ -49,5 +49,6 @@ def _automation(request: Request, parsed: ParsedRequest) -> Iterator[tuple[Field
 
 CHECKS = [
     Check("BOT-B01", _K, "Basic", HEADER, "User-Agent of a known attack tool", _attack_tool),
-    Check("BOT-X01", _K, "Strict", HEADER, "User-Agent of a command-line tool or script", _automation),
-]
+    Check("BOT-X01", _K, "Strict", HEADER, "User-Agent of a command-line tool or script",
+          _automation),
+]  # fmt: skip
