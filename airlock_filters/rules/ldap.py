@@ -45,8 +45,9 @@ RULES = [
     _rule(
         "LDAP-S03",
         "Standard",
-        rf"(?:\A|[()*]){_WS}*\({_WS}*[&|]{_WS}*\)|\({_WS}*(?:objectclass|objectcategory|uid|cn|sn|mail"
-        rf"|userpassword|samaccountname|memberof|givenname|gidnumber|uidnumber){_WS}*=\*{_WS}*\)",
+        rf"(?:\A|[()*]){_WS}*\({_WS}*[&|]{_WS}*\)"
+        rf"|\({_WS}*(?:objectclass|objectcategory|uid|cn|sn|mail|userpassword|samaccountname"
+        rf"|memberof|givenname|gidnumber|uidnumber){_WS}*=\*{_WS}*\)",
         "Absolute true/false filter (&) or (|), and match-everything assertions (uid=*)",
     ),
     _rule(

@@ -55,9 +55,10 @@ RULES = [
     _rule(
         "NOSQL-B03",
         "Basic",
-        rf"\$where\b[\"']?{_WS}*[:=]|\A\$(?:where|function|accumulator)\z|\bdb{_WS}*\.{_WS}*(?:getCollection|getSiblingDB|eval"
-        rf"|runCommand|dropDatabase|adminCommand)\b|\bdb\.\w+\.(?:find|findOne|insert|update"
-        rf"|remove|drop|aggregate|mapReduce|deleteMany|updateMany){_WS}*\(",
+        rf"\$where\b[\"']?{_WS}*[:=]|\A\$(?:where|function|accumulator)\z"
+        rf"|\bdb{_WS}*\.{_WS}*(?:getCollection|getSiblingDB|eval|runCommand|dropDatabase"
+        rf"|adminCommand)\b|\bdb\.\w+\.(?:find|findOne|insert|update|remove|drop|aggregate"
+        rf"|mapReduce|deleteMany|updateMany){_WS}*\(",
         "Server-side JavaScript: $where clauses and mongo shell calls",
     ),
     _rule(

@@ -463,8 +463,18 @@ RULES = [
         "Standard",
         rf"\A{_GAP}(?:&&|\|\||<=>|>>|<<|->|xor|rlike|regexp|like{_GAP1}null"
         rf"|(?:not{_GAP1})?in{_GAP}\({_GAP}(?:select\b|[-0-9'\"][^),]*,[^)]*\)?)){_GAP}\z"
-        rf"|\A{_SP}*execute{_SP}+[\w.]+{_SP}*\z",
-        "A value that is nothing but an SQL operator or an EXECUTE of a procedure",
+        rf"|\A{_SP}*execute{_SP}+[\w.]+{_SP}*\z|(?:\A|=){_SP}*;{_SP}*(?:update|drop|delete|insert"
+        rf"|select|alter|create|truncate|exec|declare|shutdown)",
+        "A value that is nothing but an SQL operator, an EXECUTE of a procedure, or that opens"
+        " with a semicolon and a statement",
+    ),
+    _rule(
+        "SQL-S29",
+        "Standard",
+        rf"\A{_SP}*'{_SP}*(?:union(?:{_GAP1}(?:all|select|distinct)\b|/|\(|{_SP}*\z)"
+        rf"|alter(?:{_GAP1}(?:table|database|user)\b|/|\(|{_SP}*\z))",
+        "Apostrophe opening the value, then UNION or ALTER: an empty literal closed and SQL"
+        " appended ('union station' stays text)",
     ),
     # --- Strict: SQL fragments that also occur in benign technical text -------------------
     _rule(

@@ -32,14 +32,22 @@ def query(value: str) -> Request:
 
 def form(value: str) -> Request:
     body = "username=" + quote_plus(value) + "&password=x"
-    return Request("POST", "/login", [("Host", "intranet"),
-                   ("Content-Type", "application/x-www-form-urlencoded")], body.encode())  # fmt: skip
+    return Request(
+        "POST",
+        "/login",
+        [("Host", "intranet"), ("Content-Type", "application/x-www-form-urlencoded")],
+        body.encode(),
+    )
 
 
 def json_body(value: str) -> Request:
     body = json.dumps({"login": value, "domain": "corp"})
-    return Request("POST", "/api/auth", [("Host", "intranet"),
-                   ("Content-Type", "application/json")], body.encode())  # fmt: skip
+    return Request(
+        "POST",
+        "/api/auth",
+        [("Host", "intranet"), ("Content-Type", "application/json")],
+        body.encode(),
+    )
 
 
 def cookie(value: str) -> Request:
@@ -49,8 +57,9 @@ def cookie(value: str) -> Request:
 def xml_body(value: str) -> Request:
     escaped = value.replace("&", "&amp;").replace("<", "&lt;")
     body = f'<?xml version="1.0"?><lookup><uid>{escaped}</uid></lookup>'
-    return Request("POST", "/soap", [("Host", "intranet"), ("Content-Type", "text/xml")],
-                   body.encode())  # fmt: skip
+    return Request(
+        "POST", "/soap", [("Host", "intranet"), ("Content-Type", "text/xml")], body.encode()
+    )
 
 
 def keys(level: str, implementation: str, request: Request) -> set[str]:

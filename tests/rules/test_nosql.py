@@ -31,13 +31,21 @@ def get(target: str, headers: list[tuple[str, str]] | None = None) -> Request:
 
 
 def form(body: str) -> Request:
-    return Request("POST", "/login", [HOST, ("Content-Type", "application/x-www-form-urlencoded")],
-                   body.encode())  # fmt: skip
+    return Request(
+        "POST",
+        "/login",
+        [HOST, ("Content-Type", "application/x-www-form-urlencoded")],
+        body.encode(),
+    )
 
 
 def json_body(document: object) -> Request:
-    return Request("POST", "/api/login", [HOST, ("Content-Type", "application/json")],
-                   json.dumps(document).encode())  # fmt: skip
+    return Request(
+        "POST",
+        "/api/login",
+        [HOST, ("Content-Type", "application/json")],
+        json.dumps(document).encode(),
+    )
 
 
 def keys(level: str, implementation: str, request: Request) -> set[str]:
@@ -115,9 +123,12 @@ def test_plain_operators_need_standard(implementation: str) -> None:
 
 @pytest.mark.parametrize(
     "request_",
-    [get("/users?username__startswith=adm"), json_body({"password__isnull": True}),
-     get("/search?q=" + quote("find docs where $regex matches"))],
-)  # fmt: skip
+    [
+        get("/users?username__startswith=adm"),
+        json_body({"password__isnull": True}),
+        get("/search?q=" + quote("find docs where $regex matches")),
+    ],
+)
 def test_strict_only(implementation: str, request_: Request) -> None:
     assert keys("Standard", implementation, request_) == set()
     assert KEY in keys("Strict", implementation, request_)
