@@ -81,7 +81,12 @@ _EXEC = r"(?:system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec|eval|ass
 _VAR = r"\$+(?:[a-z_][a-z0-9_]*|\{[^}\n]{1,40}\})"
 # Index, brace or member access after it: `$a[0]`, `$__[$_[1]]`, `$o{0}`, `$x->f`.
 _INDEX = r"\[(?:[^\[\]\n]|\[[^\]\n]*\])*\]"
-_ACCESS = rf"(?:{_GAP}(?:{_INDEX}|\{{[^}}\n]{{0,30}}\}}|->\$?[a-z_][a-z0-9_]*))*"
+_ACCESS = rf"(?:{_GAP}(?:{_INDEX}|\{{[\w@$'\"]{{0,30}}\}}|->\$?[a-z_][a-z0-9_]*))*"
+# Arguments of such a call: numbers, string literals, variables, names, up to a few of them.
+_ARG1 = (
+    r"(?:[0-9]+|'[^'\n]{0,40}'|\"[^\"\n]{0,40}\"|@?\$+[a-z_\[\]@!+$'\"0-9-]*|@?[a-z_][a-z0-9_]*)"
+)
+_CALL_ARGS = rf"(?:{_ARG1}(?:\s*[,.]\s*{_ARG1}){{0,3}})?"
 _SUPERGLOBALS = r"(?:get|post|request|cookie|server|files|env|session)"
 _INI = (
     r"(?:allow_url_include|allow_url_fopen|auto_prepend_file|auto_append_file|disable_functions"
@@ -103,8 +108,8 @@ RULES = [
         "PHP-B01",
         _K,
         "Basic",
-        r"<\?(?:\s*php\b|=)",
-        "PHP opening tag (<?php, <?=)",
+        r"<\?(?:\s*php\b|=)|<script\s+language\s*=\s*[\"']?php\b",
+        'PHP opening tag (<?php, <?=, <script language="php">)',
         variants=DECODED_MARKUP,
     ),
     Rule(
@@ -126,15 +131,17 @@ RULES = [
         variants=DECODED_MARKUP,
     ),
     Rule(
-        "PHP-B05",
+        "PHP-B04",
         _K,
         "Basic",
-        rf"(?:\A|\s)(?:-|\xc2\xad)d{_GAP}(?:allow_url_include|auto_prepend_file|auto_append_file"
+        # The soft hyphen of CVE-2024-4577 arrives as U+00AD, or as U+FFFD once decoded alone.
+        rf"(?:\A|\s)(?:-|\xc2\xad|\xef\xbf\xbd)d{_GAP}(?:allow_url_include|auto_prepend_file"
+        r"|auto_append_file"
         r"|safe_mode|open_basedir|disable_functions|cgi\.force_redirect)\s*=",
         "php-cgi argument injection (-d allow_url_include=1)",
     ),
     Rule(
-        "PHP-B06",
+        "PHP-B05",
         _K,
         "Basic",
         r"PD9waH|w/cGhw|8P3BocH|PD89|PD8g",
@@ -181,7 +188,7 @@ RULES = [
         _K,
         "Standard",
         rf"{_DANGER}{_GAP}=?{_GAP}\(",
-        "Call of a PHP function that runs code, decodes data or touches files (base64_decode()",
+        "Call of a PHP function that runs code, decodes data or touches files (base64_decode(...))",
         variants=DECODED_MARKUP,
     ),
     Rule(
@@ -197,7 +204,8 @@ RULES = [
         "PHP-S07",
         _K,
         "Standard",
-        rf"@?{_VAR}{_ACCESS}(?:{_ODD_GAP})?\(|@?{_VAR}{_ACCESS}\s+\(\s*(?:[0-9]+\s*\)|\$|['\"]|\))"
+        rf"@?{_VAR}{_ACCESS}(?:{_ODD_GAP})?\(\s*{_CALL_ARGS}\s*\)"
+        rf"|@?{_VAR}{_ACCESS}\s+\(\s*(?:[0-9]+\s*\)|\$|['\"]|\))"
         r"|(?:->|::)\$[a-z_][a-z0-9_]*\s*\(",
         "Variable used as a function name ($f(...), $$x(), ${'a'}(), $obj->$m())",
         variants=DECODED_MARKUP,
@@ -245,8 +253,10 @@ RULES = [
         "PHP-S12",
         _K,
         "Standard",
-        r"\$\s+\{|\$\{\s*['\"$@(]|\A\s*\$\{[a-z_][a-z0-9_]*\}\s*\z",
-        "PHP variable variable (${'name'}, $ {$a})",
+        r"\$\s*\{\s*(?:'[^'\n]{0,40}'|\"[^\"\n]{0,40}\"|@?\$+[a-z_][a-z0-9_]*|@[a-z_][a-z0-9_]*"
+        r"|\([^()\n]{0,40}\))[^{}\n]{0,40}\}|\$\s+\{\s*[a-z_][a-z0-9_]*\s*\}"
+        r"|\A\s*\$\{[a-z_][a-z0-9_]*\}\s*\z|\{\s*\$\{\s*@?[a-z_][a-z0-9_]*\s*\(",
+        "PHP variable variable or complex interpolation (${'name'}, $ {$a}, {${phpinfo()}})",
         variants=DECODED_MARKUP,
     ),
     Rule(
@@ -263,6 +273,15 @@ RULES = [
         "Call of a function from a PHP extension (array_diff(), pg_connect(), ldap_search())",
         variants=DECODED_MARKUP,
     ),
+    Rule(
+        "PHP-S14",
+        _K,
+        "Standard",
+        r"\b(?:include|require)(?:_once)?\s*\(?\s*['\"]\s*(?:https?|ftps?|php|data|expect|zip|phar"
+        r"|compress\.[a-z0-9]+|glob)://",
+        "include / require of a remote file or a stream wrapper",
+        variants=DECODED_MARKUP,
+    ),
     # --- Strict -------------------------------------------------------------------------------
     Rule(
         "PHP-X01",
@@ -276,7 +295,7 @@ RULES = [
         "PHP-X02",
         _K,
         "Strict",
-        rf"\b[a-z_][a-z0-9_]{{1,40}}(?:{_COMMENT}|[\t\r\n\x0b\f])+{_GAP}\(",
+        rf"\b[a-z_][a-z0-9_]{{1,40}}(?: *(?:{_COMMENT}|[\t\r\n\x0b\f]))+{_GAP}\(",
         "Any name followed by comments or line breaks before a parenthesis (evasive call)",
         variants=DECODED_MARKUP,
     ),
@@ -295,7 +314,7 @@ RULES = [
         "Strict",
         r"\b(?:checkdate|chroot|symlink|serialize|touch|range|crypt|pi|link|readlink|realpath"
         r"|basename|dirname|pathinfo|fnmatch|flock|fseek|ftell|rewind|ftruncate|umask|clearstatcache"
-        r"|microtime|usleep|sleep|time|mktime|strtotime)\s*\(",
+        r"|microtime|usleep|sleep|time|mktime|strtotime)(?:\(|\s+\(\s*(?:\$|['\"]|\)))",
         "Call of a PHP file-system or utility function",
         variants=DECODED_MARKUP,
     ),

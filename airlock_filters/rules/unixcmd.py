@@ -68,10 +68,10 @@ _STRONG_NAMES = """
 """
 # Commands that are also words, names or abbreviations: they need shell-like arguments.
 _WORDY_NAMES = """
-    cat tac ls ll dir ping kill more less head tail sort cut find date time who w top id ps env
+    cat tac ls ll dir ping kill more less head tail sort cut find date time who top id ps env
     echo printf sleep file type set export alias unset source eval exec trap test touch which
     whereis locate last split join paste look watch wait man host hostname dig ip ss tr nl od ed
-    ex vi vim nano rev rm mv cp dd ln su at tee column fold comm grep egrep fgrep diff mount
+    ex vi vim nano rev rm mv cp dd ln su tee column fold comm grep egrep fgrep diff mount
     umount route finger curl wget nc sh bash zsh ksh csh tcsh dash python python2 python3 perl
     php ruby lua node mail chef tar zip unzip shred stat strings cd mkdir rmdir chroot rc
     history whois arp awk sed bridge flock perf shutdown reboot halt poweroff service ftp tftp
@@ -80,17 +80,21 @@ _WORDY_NAMES = """
     iconv sendmail cmd uname passwd pwd base64 base32 lastlog lastlogin traceroute xterm c89
     c99 crontab ipconfig
 """
-# Everyday-word commands that are still worth flagging right after a separator with nothing
-# after them (`;id`, `|ps`, `&env`): the short technical ones. `;more` or `&top` are prose.
+# Everyday-word commands still worth flagging right after a separator with nothing after them
+# (`;id`, `|ps`, `&env`): the short technical ones. `;more`, `&top` or `dog|cat|bird` are prose
+# or lists.
 _BARE_WORDY_NAMES = """
-    ls ll cat tac id ps env set who pwd uname passwd base64 base32 lastlog lastlogin printenv
-    export alias history uptime hostname sh bash zsh ksh csh dash python python3 perl php ruby
-    node wget curl nc netstat echo printf reboot shutdown halt poweroff crontab ipconfig
+    ls ll id ps env set who pwd uname passwd base64 base32 lastlog lastlogin printenv uptime
+    hostname netstat ipconfig crontab reboot shutdown poweroff sh bash zsh ksh csh dash history
 """
 _STRONG = _words(_STRONG_NAMES)
 _WORDY = _words(_WORDY_NAMES)
 _ANY_CMD = _words(_STRONG_NAMES + _WORDY_NAMES)
 _BARE_CMD = _words(_STRONG_NAMES + _BARE_WORDY_NAMES)
+# The same, minus the ones that end ordinary phrases after a blank (`Passport; ID`).
+_BARE_SPACED = _words(
+    _STRONG_NAMES + " ".join(w for w in _BARE_WORDY_NAMES.split() if w not in {"id", "set", "who"})
+)
 # A version suffix some binaries carry (python3.10, gcc7.4).
 _VERSION = r"(?:[0-9]+(?:\.[0-9]+){0,2})?"
 
@@ -114,7 +118,9 @@ _DIR = r"(?:(?:\.{1,2}|~)?/(?:[a-z0-9_.?*\[\]-]+/)*)?"
 # The end of a command word.
 _END = rf"(?:{_Q}{_JUNK})*{_Q}{_TAILVAR}(?:[\s+]|\z|[;|&<>`)'\"#])"
 _END_MORE = rf"(?:{_Q}{_JUNK})*{_Q}{_TAILVAR}(?:[\s+]+\S|[;|&<>`)'\"#])"
-_END_TIGHT = rf"(?:{_Q}{_JUNK})*{_Q}(?:\s*(?:\z|[;|`)])|[&<>'\"])"
+# (An escaped line break, `\n` as two characters, also ends a command: payload lists use it for
+# applications that unescape their input.)
+_END_TIGHT = rf"(?:{_Q}{_JUNK})*(?:\s*(?:\z|[;|`)])|[&<>'\"]|\\[nr])"
 
 # What follows an everyday-word command on a real command line.
 _IP = r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+"
@@ -131,7 +137,7 @@ _ARG = (
     rf"|[a-z0-9_.-]+\.{_FILE_EXT}\b"  # file name
     r"|[a-z0-9-]+\.(?:com|net|org|io|ru|cn|info|biz|xyz|tk|top|sh)\b"  # host
     r"|['\"][^'\"\s]+\s+-"  # quoted command with an option
-    r"|[<>;]"  # redirection or another command
+    r"|[<>;]|aux\b"  # redirection or another command; `ps aux`
     r")"
 )
 # Arguments that make even a command mentioned in prose an attack: system paths, home or parent
@@ -145,12 +151,22 @@ _SHELLS = r"(?:/[a-z/]{0,20}/)?(?:ba|z|k|da|c|tc|fi|mk)?sh"
 _INTERP = r"(?:python|perl|ruby|php|node|lua)"
 _CMD_STRONG = rf"{_PREFIXES}{_DIR}{_Q}{_STRONG}{_VERSION}{_END}"
 _CMD_WORDY = (
-    rf"{_PREFIXES}{_DIR}{_Q}(?:{_WORDY}(?:{_Q}{_JUNK})*{_Q}{_TAILVAR}{_GAP}{_ARG}"
+    rf"{_PREFIXES}{_DIR}{_Q}(?:{_WORDY}(?:{_Q}{_JUNK})*{_Q}{_TAILVAR}(?:{_GAP}{_ARG}|[<>]\s*[/~.$])"
     rf"|{_obf('python')}{_Q}[0-9]{_Q}\.{_Q}[0-9])"
 )
 # A word in command position with shell junk inside: whatever the word, the disguise says
-# enough (`c$@at`, `pi``ng`, `who$()ami`, `ti''me`).
-_JUNKED_WORD = rf"{_Q}[a-z][a-z0-9]*(?:{_Q}{_JUNK})+(?:{_Q}[a-z0-9][a-z0-9.-]*)+"
+# enough (`c$@at`, `pi``ng`, `who$()ami`, `ti''me`). The unset `$var` is left out of this junk:
+# `word$word` is too common in random tokens and passwords.
+_WORD_JUNK = (
+    r"(?:''|\"\"|``|\$\(\s*\)|\$\{\s*\}|\$[@*!?_$-]|[<>]\(\)|\$\{[A-Za-z_][A-Za-z0-9_]{0,15}\}"
+    r"|\\\r?\n)"
+)
+_JUNKED_WORD = (
+    rf"{_Q}(?:[a-z]{{2,}}[a-z0-9]*(?:{_Q}{_WORD_JUNK})+(?:{_Q}[a-z][a-z0-9.-]*)+"
+    rf"|[a-z][a-z0-9]*(?:{_Q}{_WORD_JUNK})+{_Q}[a-z]{{2,}}[a-z0-9.-]*(?:{_Q}[a-z][a-z0-9.-]*)*)"
+)
+# Where a disguised word ends: a blank, the end, or the next command.
+_JUNKED_END = rf"{_Q}{_TAILVAR}(?:\s|\z|[;|&]|\+[/$-])"
 
 RULES = [
     # --- Basic: shell-only syntax, never seen in ordinary input ----------------------------------
@@ -200,6 +216,27 @@ RULES = [
         rf"\b(?:curl|wget|fetch|lwp-download)\b[^\n|;&]{{0,200}}\|\s*(?:sudo\s+)?{_SHELLS}\b",
         "Download piped into a shell (curl ... | sh)",
     ),
+    Rule(
+        "UNIXCMD-B07",
+        _K,
+        "Basic",
+        r"<!--\s*#\s*exec\s+(?:cmd|cgi)\s*=|/inet/(?:tcp|udp)/|\bsocat\b[^\n]{0,80}\bexec:",
+        "Server-side include exec, gawk /inet socket or socat exec: running a command",
+        variants=DECODED_MARKUP,
+    ),
+    Rule(
+        "UNIXCMD-B08",
+        _K,
+        "Basic",
+        r"(?:[;|&`]|\$\()\s*(?:/usr)?(?:/s?bin/)?(?:whoami|ifconfig|uname\s+-[a-z]*a"
+        r"|cat\s+/etc/(?:passwd|shadow|group)\b)"
+        r"|(?:[;|&]|\$\()(?:/usr)?(?:/s?bin/)?id\s*(?:\z|[;|&)])"
+        r"|(?:\A|[\s;|&`'\"(=])/bin/(?:ba|z|k|da)?sh\s+-[ci]\b",
+        "Reconnaissance command chained into a value (;whoami, |uname -a, $(id)), or /bin/sh -c",
+        variants=DECODED_MARKUP,
+        # Unix commands are lower case: `Photo&ID` is not one.
+        caseless=False,
+    ),
     # --- Standard: a command in command position -------------------------------------------
     Rule(
         "UNIXCMD-S01",
@@ -210,78 +247,21 @@ RULES = [
         variants=DECODED_MARKUP,
     ),
     Rule(
-        "UNIXCMD-S22",
-        _K,
-        "Standard",
-        rf"{_STRONG_SEP}[\s+]*{_CMD_WORDY}",
-        "Command line chained after a separator or in a substitution (; cat /etc/passwd)",
-        variants=DECODED_MARKUP,
-    ),
-    Rule(
-        "UNIXCMD-S26",
-        _K,
-        "Standard",
-        rf"{_WEAK_SEP}\s*{_PREFIXES}{_DIR}{_Q}(?:{_STRONG}|{_WORDY}){_Q}{_TAILVAR}"
-        rf"{_GAP}(?:-[a-z0-9]+{_GAP})*{_HOT_ARG}",
-        "Command on a new line, in backticks or parentheses, reaching system files or addresses",
-        variants=DECODED_MARKUP,
-    ),
-    Rule(
-        "UNIXCMD-S27",
-        _K,
-        "Standard",
-        rf"[\n\r]\s*{_PREFIXES}{_DIR}{_Q}{_BARE_CMD}{_Q}(?:{_GAP}-[a-z0-9]+)*\s*(?:\z|[;|&])",
-        "Command alone on the last line of a value (x%0aid, x%0auname -a)",
-        variants=DECODED_MARKUP,
-    ),
-    Rule(
-        "UNIXCMD-S28",
-        _K,
-        "Standard",
-        rf"[`({{]\s*{_PREFIXES}{_DIR}{_Q}{_STRONG}{_END_TIGHT}"
-        rf"|[a-z0-9_=]`{_Q}{_BARE_CMD}{_END_TIGHT}",
-        "Command alone in backticks or parentheses (`whoami`, x`id`)",
-        variants=DECODED_MARKUP,
-    ),
-    Rule(
         "UNIXCMD-S02",
         _K,
         "Standard",
         rf"{_SEP_TIGHT}{_PREFIXES}{_DIR}{_Q}{_BARE_CMD}{_VERSION}{_END_TIGHT}",
-        "Command word directly after a separator, ending the command (;id, |ps, $(whoami))",
+        "Command word directly after a separator, ending the command (;id, |ps, &whoami)",
         variants=DECODED_MARKUP,
-    ),
-    Rule(
-        "UNIXCMD-S24",
-        _K,
-        "Standard",
-        rf"\$\(\s*{_PREFIXES}{_DIR}{_Q}{_ANY_CMD}{_VERSION}{_END_TIGHT}",
-        "Command substitution around a command word ($(id), $(whoami$()))",
-        variants=DECODED_MARKUP,
+        # Unix command names are lower case; `;PS|` in a random token is not a command.
+        caseless=False,
     ),
     Rule(
         "UNIXCMD-S03",
         _K,
         "Standard",
-        rf"{_VSTART}\s*{_PREFIXES}{_DIR}{_Q}{_STRONG}{_VERSION}{_END_MORE}",
+        rf"{_VSTART}\s*(?:['\"]\s+)?{_PREFIXES}{_DIR}{_Q}{_STRONG}{_VERSION}{_END_MORE}",
         "Value that starts with a distinctive command (ifconfig -a, nohup ..., visudo;)",
-        variants=DECODED_MARKUP,
-    ),
-    Rule(
-        "UNIXCMD-S25",
-        _K,
-        "Standard",
-        rf"{_VSTART}\s*{_PREFIXES}{_DIR}{_Q}{_STRONG}{_VERSION}{_Q}\s*(?:\z|[\"'])",
-        "Value that is a distinctive command on its own (whoami, ifconfig)",
-        kinds=frozenset({PARAM, JSON, HEADER}),
-        variants=DECODED_MARKUP,
-    ),
-    Rule(
-        "UNIXCMD-S23",
-        _K,
-        "Standard",
-        rf"{_VSTART}\s*{_CMD_WORDY}",
-        "Value that is a command line (cat /etc/passwd, ls -la, ping 10.0.0.1)",
         variants=DECODED_MARKUP,
     ),
     Rule(
@@ -296,9 +276,12 @@ RULES = [
         "UNIXCMD-S05",
         _K,
         "Standard",
-        r"\$\{[!#]?[a-z_][a-z0-9_]{0,30}(?:\[[^\]]{0,10}\])?(?::?[-=+?]|##?|%%?|//?|\^\^?|,,?"
-        r"|:[0-9])|\$\(\([\s0-9a-z$+*/%()-]{0,40}\)\)|\$\[\s*\]|\$\[[0-9$(][^\]'\"]{0,40}[-+*/%][^\]'\"]{0,40}\]"
-        r"|\$\{\s*[:#!`$]",
+        # ${var:-x}, ${var#x}, ${var/a/b}, ${#var}, ${!var}, ${:..}, ${`..`}
+        r"\$\{[!#]?[a-z_][a-z0-9_]{0,30}(?:\[[^\]]{0,10}\])?(?::[-=+?]|-|##?|%%?|//?|\^\^?|,,?"
+        r"|:[0-9])[a-z0-9_./:'\"@{} $-]{0,30}\}|\$\{[#!][a-z_][a-z0-9_]*\}|\$\{\s*[:`$]"
+        # $((...)), $[], $[1+1]
+        r"|\$\(\([\s0-9a-z$+*/%()-]{0,40}\)\)|\$\[\s*\]"
+        r"|\$\[[0-9$(][^\]'\"]{0,40}[-+*/%][^\]'\"]{0,40}\]",
         "Shell parameter expansion with an operator, or arithmetic expansion ($((...)), $[...])",
         variants=DECODED_MARKUP,
     ),
@@ -306,11 +289,13 @@ RULES = [
         "UNIXCMD-S06",
         _K,
         "Standard",
-        r"\{\s*,[^{}\s]{1,80}\}|\{[^{}\s,]{1,40},\}"
-        r"|\{[a-z0-9_./$'\"\\?*-]{1,40},[-/$~.'\"][^{}\s]{0,80}\}"
+        r"\{\s*,[a-z0-9_./?*$'\"\\#,-]{1,80}\}|\{[a-z0-9_./?*$'\"\\-]{1,40},\}"
+        r"|\{[a-z0-9_./$'\"\\?*-]{1,40},[-/][^{}\s]{0,80}\}"
         r"|[a-z]\{[a-z]{1,10},[a-z]{1,10}\}[a-z]",
         "Brace expansion used to run a command without spaces ({cat,/etc/passwd}, {,id})",
         variants=DECODED_MARKUP,
+        # Commands and paths are lower case in a shell; random tokens mix cases.
+        caseless=False,
     ),
     Rule(
         "UNIXCMD-S07",
@@ -332,7 +317,7 @@ RULES = [
         "UNIXCMD-S09",
         _K,
         "Standard",
-        r"(?:;|&&|\|\||\n|\|)\s*\$\{?[a-z_][a-z0-9_]{0,15}\}?(?:\s|\z|[;|&$])"
+        r"(?:;|&&|\|\||\n|\|)\s*\$\{?[a-z_][a-z0-9_]{0,15}\}?(?:\s+[^\s;|&]|\$\{?[a-z_])"
         r"|\A\s*\$\{?[a-z_][a-z0-9_]{0,15}\}?\s+['\"]?-[a-z]",
         "Command taken from a variable ($a /etc/passwd after a=cat)",
         variants=DECODED_MARKUP,
@@ -358,8 +343,8 @@ RULES = [
         _K,
         "Standard",
         rf"\b(?:{_SHELLS}|{_INTERP}[0-9.]{{0,4}}|busybox|\$\{{?shell\}}?)"
-        r"['\"]?\s+['\"]?-[a-z]{0,3}[ce]\s*['\"]",
-        "Interpreter given code on the command line (sh -c '...', python -c \"...\")",
+        r"['\"]?(?:\s+-[a-z]+)*\s+['\"]?-[a-z]{0,3}[cer]\s*['\"]",
+        "Interpreter given code on the command line (sh -c '...', php -r '...')",
         variants=DECODED_MARKUP,
     ),
     Rule(
@@ -408,7 +393,7 @@ RULES = [
         "UNIXCMD-S18",
         _K,
         "Standard",
-        rf"(?:[;|`\n]|&&|\$\()\s*{_obf('sleep')}{_GAP}[0-9]+(?:\.[0-9]+)?[smhd]?\s*(?:\z|[;|&`)#])"
+        rf"(?:[;|&`\n]|\$\()\s*{_obf('sleep')}{_GAP}[0-9]+(?:\.[0-9]+)?[smhd]?\s*(?:\z|[;|&`)#])"
         rf"|(?:\\!|-c\s*:?\\?!|:!)\s*['\"]?{_ANY_CMD}{_END}",
         "Delay command (;sleep 5) or shell escape from an editor or debugger (vim -c :!id)",
         variants=DECODED_MARKUP,
@@ -431,24 +416,137 @@ RULES = [
         "UNIXCMD-S21",
         _K,
         "Standard",
-        rf"(?:{_SEP}|{_VSTART})[\s+]*{_PREFIXES}{_DIR}{_JUNKED_WORD}{_END}",
+        rf"(?:[;|&`\n\r]|\$\(|[<>]\(|{_VSTART})[\s+]*{_PREFIXES}{_DIR}{_JUNKED_WORD}{_JUNKED_END}",
         "Word disguised with empty substitutions or quotes in command position (c$@at, pi``ng)",
         variants=DECODED_MARKUP,
+        caseless=False,
     ),
-    # --- Strict: shorter or rarer forms, more likely to meet ordinary text ------------------
     Rule(
-        "UNIXCMD-X04",
+        "UNIXCMD-S22",
         _K,
-        "Strict",
-        rf"{_WEAK_SEP}\s*{_CMD_STRONG}|{_WEAK_SEP}\s*{_CMD_WORDY}",
-        "Command line on a new line, in backticks or in parentheses (`ls -la`)",
+        "Standard",
+        rf"{_STRONG_SEP}[\s+]*{_CMD_WORDY}",
+        "Command line chained after a separator or in a substitution (; cat /etc/passwd)",
         variants=DECODED_MARKUP,
     ),
+    Rule(
+        "UNIXCMD-S23",
+        _K,
+        "Standard",
+        rf"{_VSTART}\s*{_CMD_WORDY}",
+        "Value that is a command line (cat /etc/passwd, ls -la, ping 10.0.0.1)",
+        variants=DECODED_MARKUP,
+    ),
+    Rule(
+        "UNIXCMD-S24",
+        _K,
+        "Standard",
+        rf"\$\(\s*{_PREFIXES}{_DIR}{_Q}{_ANY_CMD}{_VERSION}{_END_TIGHT}|\$\(\s*`[^`\n]{{1,80}}`\s*\)",
+        "Command substitution around a command word ($(id), $(whoami$()), $(`ls`))",
+        variants=DECODED_MARKUP,
+    ),
+    Rule(
+        "UNIXCMD-S25",
+        _K,
+        "Standard",
+        rf"{_VSTART}\s*(?:['\"]\s+)?{_PREFIXES}{_DIR}{_Q}{_STRONG}{_VERSION}{_Q}\s*(?:\z|[\"'])",
+        "Value that is a distinctive command on its own (whoami, ifconfig)",
+        kinds=frozenset({PARAM, JSON, HEADER}),
+        variants=DECODED_MARKUP,
+    ),
+    Rule(
+        "UNIXCMD-S26",
+        _K,
+        "Standard",
+        rf"{_WEAK_SEP}\s*{_PREFIXES}{_DIR}{_Q}(?:{_STRONG}|{_WORDY}){_Q}{_TAILVAR}"
+        rf"{_GAP}(?:-[a-z0-9]+{_GAP})*{_HOT_ARG}",
+        "Command on a new line, in backticks or parentheses, reaching system files or addresses",
+        variants=DECODED_MARKUP,
+    ),
+    Rule(
+        "UNIXCMD-S27",
+        _K,
+        "Standard",
+        rf"(?:[\n\r]|\\[nr])\s*{_PREFIXES}{_DIR}{_Q}{_BARE_CMD}{_Q}(?:{_GAP}-[a-z0-9]+)*"
+        r"\s*(?:\z|[;|&]|\\[nr])",
+        "Command alone on the last line of a value (x%0aid, x%0auname -a)",
+        variants=DECODED_MARKUP,
+    ),
+    Rule(
+        "UNIXCMD-S28",
+        _K,
+        "Standard",
+        rf"[`({{]\s*{_PREFIXES}{_DIR}{_Q}{_STRONG}{_END_TIGHT}",
+        "Distinctive command alone in backticks or parentheses (`whoami`)",
+        variants=DECODED_MARKUP,
+    ),
+    Rule(
+        "UNIXCMD-S29",
+        _K,
+        "Standard",
+        r"\$'[^'\n]{0,40}\\(?:x[0-9a-f]{2}|[0-7]{3}|u[0-9a-f]{4})"
+        r"|\b(?:printf|echo\s+-e)\s+['\"]?(?:\\x[0-9a-f]{2}|\\[0-7]{3}){2}",
+        "Command spelled with escape sequences ($'\\x63\\x61\\x74', printf '\\x69\\x64')",
+        variants=DECODED_MARKUP,
+    ),
+    Rule(
+        "UNIXCMD-S30",
+        _K,
+        "Standard",
+        rf"[a-z0-9_=]`{_Q}{_BARE_CMD}{_END_TIGHT}|`{_Q}{_BARE_CMD}(?:\s[^`\n]{{0,40}})?`\s*;",
+        "Backtick substitution glued to a value or ending a statement (x`id`, `ls`;)",
+        variants=DECODED_MARKUP,
+    ),
+    Rule(
+        "UNIXCMD-S31",
+        _K,
+        "Standard",
+        rf"{_STRONG_SEP}\s+{_Q}{_BARE_SPACED}{_Q}\s*(?:\z|[;|&])",
+        "Command alone after a separator and a blank (; env, | uname)",
+        variants=DECODED_MARKUP,
+    ),
+    Rule(
+        "UNIXCMD-S32",
+        _K,
+        "Standard",
+        rf"\A\s*`{_Q}{_ANY_CMD}(?:\s[^`\n]{{0,60}})?`\s*\z",
+        "A value that is one backtick command substitution (`id`)",
+        variants=DECODED_MARKUP,
+    ),
+    Rule(
+        "UNIXCMD-S33",
+        _K,
+        "Standard",
+        rf"{_STRONG_SEP}\s*{_Q}{_ANY_CMD}{_Q}(?:\s+[a-z0-9_.,:=-]+){{1,2}}\s+{_HOT_ARG}",
+        "Chained command reaching a system path after its first words (;grep root /etc/passwd)",
+        variants=DECODED_MARKUP,
+    ),
+    Rule(
+        "UNIXCMD-S34",
+        _K,
+        "Standard",
+        rf"{_STRONG_SEP}\s*{_Q}{_ANY_CMD}\s[^;|&\n]*\s[12]?>>?\s*[/~]",
+        "Chained command writing to a system or home path (;echo x > /tmp/x)",
+        variants=DECODED_MARKUP,
+    ),
+    Rule(
+        "UNIXCMD-S35",
+        _K,
+        "Standard",
+        r"(?:\|\|?|;)\s+id\s*(?:\z|[;|&`)]|\\[nr])"
+        r"|(?:\A|[;|&])\s*(?:which|whereis|command\s+-v)\s+(?:curl|wget|nc|ncat|netcat|gcc|cc|perl"
+        r"|python[0-9.]*|ruby|php|bash|sh|socat|telnet|nmap|base64|xxd)\s*(?:\z|[;|&])",
+        "`; id` with a blank, or probing for tools (which nc, which python)",
+        variants=DECODED_MARKUP,
+        # `Passport; ID` is prose, `; id` in lower case a command.
+        caseless=False,
+    ),
+    # --- Strict: shorter or rarer forms, more likely to meet ordinary text ------------------
     Rule(
         "UNIXCMD-X01",
         _K,
         "Strict",
-        rf"(?:{_VSTART}\s*|{_SEP}\s*){_PREFIX}{_Q}{_GAP}{_ANY_CMD}{_END}",
+        rf"(?:{_VSTART}\s*|{_SEP}\s*){_Q}{_PREFIX}{_Q}{_GAP}{_ANY_CMD}{_END}",
         "Everyday-word command run through a wrapper (time who, nohup date)",
         variants=DECODED_MARKUP,
     ),
@@ -463,8 +561,25 @@ RULES = [
         "UNIXCMD-X03",
         _K,
         "Strict",
-        rf"{_VSTART}\s*['\"\\\\]+{_ANY_CMD}{_END}",
-        "Quoted or escaped command word at the start of a value ('id', \\ls)",
+        rf"{_VSTART}\s*['\"]{_ANY_CMD}['\"]\s*(?:\z|[;|&])"
+        r"|(?:\A|=[\"'])\s*(?:'[a-z]{1,6}'|\"[a-z]{1,6}\")[a-z][a-z0-9]*(?:\s|\z)",
+        "Quoted command word as a whole value ('id'), or a word split by quotes ('wh'oami)",
+        variants=DECODED_MARKUP,
+    ),
+    Rule(
+        "UNIXCMD-X04",
+        _K,
+        "Strict",
+        rf"{_WEAK_SEP}\s*{_CMD_STRONG}|{_WEAK_SEP}\s*{_CMD_WORDY}",
+        "Command line on a new line, in backticks or in parentheses (`ls -la`)",
+        variants=DECODED_MARKUP,
+    ),
+    Rule(
+        "UNIXCMD-X05",
+        _K,
+        "Strict",
+        rf"{_SEP_TIGHT}{_Q}{_WORDY}{_Q}(?:\s+\S|\s*\z)",
+        "Everyday-word command right after a separator (;top, |more)",
         variants=DECODED_MARKUP,
     ),
 ]

@@ -50,7 +50,8 @@ _WORDY = _words(
 _ARG = (
     r"(?:\s+[/-][a-z?]"  # switch
     r"|\s+[\"']?[a-z]:[\\/]|\s+[\"']?\\\\[a-z0-9]"  # drive or UNC path
-    r"|\s*[\"']?%[a-z_]|\s*[<>]|\s+https?://"  # variable, redirection, URL
+    r"|\s*[\"']?%[a-z_]|\s*[<>]"  # variable, redirection
+    r"|\s+[\"']?[^\s\"']+\.(?:exe|bat|cmd|ps1|vbs|vbe|hta|dll|scr|msi)\b"  # program
     r")"
 )
 _END = r"[\^\"]*(?:\s|\z|[;&|<>)'\"/]|\.exe\b)"
@@ -108,6 +109,14 @@ RULES = [
         r"|\.download(?:string|file|data)(?:async)?\s*\(|\[(?:system\.)?convert\]::frombase64string"
         r"|\biex\s*\(\s*(?:new-object|\(|iwr|irm|invoke-|\[|\$)",
         "PowerShell download cradle or in-memory decoding (Net.WebClient, DownloadString, IEX)",
+        variants=DECODED_MARKUP,
+    ),
+    Rule(
+        "WINCMD-B05",
+        _K,
+        "Basic",
+        r"%(?:comspec|systemroot|windir)%|%[a-z_][a-z0-9_]*:~-?[0-9]+(?:,-?[0-9]+)?%",
+        "cmd.exe variables that only scripts use: %COMSPEC%, %SystemRoot%, %VAR:~n,m% slices",
         variants=DECODED_MARKUP,
     ),
     # --- Standard ----------------------------------------------------------------------------
@@ -187,14 +196,14 @@ RULES = [
         _K,
         "Standard",
         rf"{_START}[\^\"]*{_WORDY}(?:\.exe)?[\^\"]*{_ARG}",
-        "Windows command with switches, drive paths or variables (type C:\\..., net user /add)",
+        "Windows command with switches, drive paths or variables (type C:\\..., dir /s)",
         variants=DECODED_MARKUP,
     ),
     Rule(
         "WINCMD-S09",
         _K,
         "Standard",
-        r"(?:\A|[\s;&|(=,\"'])[a-z]{1,8}\^+[a-z]{1,8}\^+[a-z]",
+        r"(?:\A|[\s;&|(=,\"'])[a-z]{1,3}(?:\^+[a-z]{1,3}){2,}(?:\.exe)?(?:\s|\z|[;&|)\"'])",
         "Word broken up with cmd.exe ^ escapes (w^h^o^a^m^i)",
         variants=DECODED_MARKUP,
     ),
@@ -221,6 +230,31 @@ RULES = [
         "net / reg / sc administration command (net user x /add, reg add HKLM\\...)",
         variants=DECODED_MARKUP,
     ),
+    Rule(
+        "WINCMD-S12",
+        _K,
+        "Standard",
+        r"\bregsvr32(?:\.exe)?\s[^\n]{0,60}/i:\s*(?:https?:|\\\\)"
+        r"|\brundll32(?:\.exe)?\s[^\n]{0,80}(?:javascript:|vbscript:|\.dll\s*,)"
+        r"|\bmshta(?:\.exe)?\s+[\"']?(?:https?:|javascript:|vbscript:|\\\\)"
+        r"|\bcertutil(?:\.exe)?\s[^\n]{0,40}[-/](?:urlcache|decode|encode|verifyctl|decodehex)\b"
+        r"|\bbitsadmin(?:\.exe)?\s[^\n]{0,40}/(?:transfer|addfile|create|setnotifycmdline)\b"
+        r"|\bwmic(?:\.exe)?\s[^\n]{0,60}(?:process\s+call\s+create|/node:|shadowcopy\s+delete)"
+        r"|\bvssadmin(?:\.exe)?\s+delete\s+shadows\b",
+        "Windows utility abused to fetch or run code (regsvr32 /i:http, certutil -urlcache, ...)",
+        variants=DECODED_MARKUP,
+    ),
+    Rule(
+        "WINCMD-S13",
+        _K,
+        "Standard",
+        r"[&|;\n]\s*@?(?:net1?\s+(?:user|localgroup|group|share|view|session|accounts|use|start"
+        r"|stop|config)|systeminfo|tasklist|whoami|ipconfig|sc\s+query(?:ex)?|qwinsta|quser"
+        r"|query\s+(?:user|session)|wmic\s+[a-z]+|dir)(?:\.exe)?(?:\s+[a-z0-9_$.-]+)?"
+        r"\s*(?:\z|[&|;\n])|[&|;\n]\s*@?set\s*(?:\z|[&|;\n])",
+        "Windows reconnaissance command chained after a separator (& net user, | systeminfo)",
+        variants=DECODED_MARKUP,
+    ),
     # --- Strict ------------------------------------------------------------------------------
     Rule(
         "WINCMD-X01",
@@ -234,8 +268,9 @@ RULES = [
         "WINCMD-X02",
         _K,
         "Strict",
-        r"%[a-z_][a-z0-9_]{1,30}%",
+        r"%[A-Z_][A-Z0-9_]{2,30}%|%[a-z_][a-z0-9_]{2,30}%",
         "Any %VARIABLE% expansion",
         variants=DECODED_MARKUP,
+        caseless=False,
     ),
 ]

@@ -114,6 +114,7 @@ ATTACKS = [
     form("allow_url_include=On", "value"),
     form("auto_prepend_file=php://input", "value"),
     raw_target("/index.php?-d+allow_url_include%3d1+-d+auto_prepend_file%3dphp://input"),
+    raw_target("/index.php?%ADd+allow_url_include%3d1"),
     # Uploads.
     upload("shell.php"),
     upload("shell.phtml"),
@@ -182,6 +183,7 @@ STRICT_ONLY = [
 ]
 
 BASIC = [
+    raw_target("/php-cgi/php-cgi.exe?%ADd+allow_url_include%3d1+%ADd+auto_prepend_file%3dx"),
     query("<?php phpinfo(); ?>"),
     query("php://filter/resource=index.php", "page"),
     query("eval(base64_decode($_POST['x']))"),

