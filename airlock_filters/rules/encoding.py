@@ -26,8 +26,15 @@ RULES = [
     ),
     Rule(
         "ENCODING-S01", _K, "Standard", r"%25(?:[0-9a-f]{2}|u[0-9a-f]{4})",
-        "double percent-encoding",
-        kinds=_URL_FIELDS, variants=ENCODED,
+        "double percent-encoding in the path",
+        kinds=frozenset({PATH, SEGMENT}), variants=ENCODED,
+    ),
+    Rule(
+        "ENCODING-X03", _K, "Strict", r"%25(?:[0-9a-f]{2}|u[0-9a-f]{4})",
+        # Only Strict here: a password or search that contains `%41` literally is sent as
+        # `%2541` by every browser.
+        "double percent-encoding in a parameter or cookie",
+        kinds=frozenset({PARAM, HEADER}), variants=ENCODED,
     ),
     Rule(
         "ENCODING-S02", _K, "Standard", r"%u[0-9a-f]{4}",

@@ -13,7 +13,7 @@ what follows looks like code: an argument that is a variable, a string literal o
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from airlock_filters.parsers import ParsedRequest
 from airlock_filters.request import HEADER, PARAM, Request
@@ -337,7 +337,9 @@ _SESSION_FILE_RE = re.compile(r"(?:\A|[/\\])sess_[a-z0-9,-]{20,}\Z", re.IGNORECA
 _UPLOAD_HEADERS = frozenset({"xfilename", "xfile", "xuploadfilename", "filename", "xfilepath"})
 
 
-def _upload_names(kind: int, pattern: re.Pattern[str]):  # type: ignore[no-untyped-def]
+def _upload_names(
+    kind: int, pattern: re.Pattern[str]
+) -> Callable[[Request, ParsedRequest], Iterator[Finding]]:
     """File names of uploads (multipart file names, upload headers) matching `pattern`."""
 
     def run(request: Request, parsed: ParsedRequest) -> Iterator[Finding]:

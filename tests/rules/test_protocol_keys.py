@@ -37,7 +37,8 @@ ATTACKS = [
     # (request, rule id that must fire, lowest level it fires at)
     (get("/?a=%c0%af"), "ENCODING-B01", "Basic"),
     (get("/?file=report.pdf%00.jpg"), "ENCODING-B02", "Basic"),
-    (get("/?q=%2527"), "ENCODING-S01", "Standard"),
+    (get("/files/%252e%252e/etc"), "ENCODING-S01", "Standard"),
+    (get("/?q=%2527"), "ENCODING-X03", "Strict"),
     (get("/?q=%u0027"), "ENCODING-S02", "Standard"),
     (get("/?q=50%zz"), "ENCODING-S03", "Standard"),
     (get("/?q=a%01b"), "ENCODING-S04", "Standard"),
@@ -104,3 +105,10 @@ BENIGN = [
 def test_benign_passes_at_strict(engines: dict[str, Engine], request_: Request) -> None:
     decision = engines["Strict"].inspect(request_)
     assert decision.action == "allow", [m.rule_id for m in decision.matches]
+
+
+def test_literal_percent_escapes_in_a_password_pass_at_standard(engines: dict[str, Engine]) -> None:
+    # A browser sends a typed `%41` as `%2541`: double encoding, but a user's own input.
+    request = post(b"user=ann&password=x%2541%25zz", "application/x-www-form-urlencoded")
+    assert engines["Standard"].inspect(request).action == "allow"
+    assert fired(engines, request, "Strict") == {"ENCODING-X03"}
