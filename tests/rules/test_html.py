@@ -7,60 +7,45 @@ scanner twins.
 
 from __future__ import annotations
 
-import functools
-import json
-from collections.abc import Callable
 from urllib.parse import quote, quote_plus
 
 import pytest
 
-from airlock_filters import Engine, Request, default_policy
-from airlock_filters.rules import BUILTIN_RULES
+from airlock_filters import Request
+
+from . import requests as build
+from .requests import Place, blocked_keys, quote_all
 
 KEY = "HTML"
-
-
-@functools.cache
-def engine(level: str, implementation: str) -> Engine:
-    rules = [rule for rule in BUILTIN_RULES if rule.key == KEY]
-    return Engine(default_policy(level), rules=rules, checks=(), implementation=implementation)
+HOST = "shop"
 
 
 def query(value: str) -> Request:
-    return Request("GET", "/search?q=" + quote(value, safe=""), [("Host", "shop")])
+    return build.query(value, encode=quote_all, host=HOST)
 
 
 def form(value: str) -> Request:
-    body = "message=" + quote_plus(value) + "&notify=1"
-    return Request("POST", "/forum/reply", [("Host", "shop"),
-                   ("Content-Type", "application/x-www-form-urlencoded")], body.encode())  # fmt: skip
+    return build.form(
+        value, "message", path="/forum/reply", encode=quote_plus, rest="&notify=1", host=HOST
+    )
 
 
 def json_body(value: str) -> Request:
-    body = json.dumps({"title": "Hello", "content": value, "status": "draft"})
-    return Request("POST", "/wp-json/wp/v2/posts", [("Host", "shop"),
-                   ("Content-Type", "application/json")], body.encode())  # fmt: skip
+    post = {"title": "Hello", "content": value, "status": "draft"}
+    return build.json_body(post, path="/wp-json/wp/v2/posts", host=HOST)
 
 
 def xml_body(value: str) -> Request:
-    return Request("POST", "/soap", [("Host", "shop"), ("Content-Type", "application/xml")],
-                   value.encode())  # fmt: skip
+    return build.xml_body(value, host=HOST)
 
 
 def cookie(value: str) -> Request:
-    return Request("GET", "/", [("Host", "shop"), ("Cookie", "sid=abc; note=" + quote(value))])
+    return build.cookie(value, "sid=abc; note=", encode=quote, host=HOST)
 
 
 def header(value: str) -> Request:
-    return Request("GET", "/", [("Host", "shop"), ("X-Display-Name", value)])
+    return build.header("X-Display-Name", value, host=HOST)
 
-
-def keys(level: str, implementation: str, request: Request) -> set[str]:
-    decision = engine(level, implementation).inspect(request)
-    return {m.rule_key for m in decision.matches} if decision.action == "block" else set()
-
-
-Place = Callable[[str], Request]
 
 ATTACKS: list[tuple[Place, str]] = [
     # frames, forms, page-level elements
@@ -148,12 +133,12 @@ BENIGN: list[tuple[Place, str]] = [
 
 @pytest.mark.parametrize(("place", "payload"), ATTACKS)
 def test_attack_blocks_at_standard(implementation: str, place: Place, payload: str) -> None:
-    assert KEY in keys("Standard", implementation, place(payload))
+    assert KEY in blocked_keys(KEY, "Standard", implementation, place(payload))
 
 
 @pytest.mark.parametrize(("place", "payload"), BENIGN)
 def test_benign_passes_at_standard(implementation: str, place: Place, payload: str) -> None:
-    assert keys("Standard", implementation, place(payload)) == set()
+    assert blocked_keys(KEY, "Standard", implementation, place(payload)) == set()
 
 
 @pytest.mark.parametrize(
@@ -162,18 +147,18 @@ def test_benign_passes_at_standard(implementation: str, place: Place, payload: s
      '<meta http-equiv="refresh" content="0;url=//evil.example">'],
 )  # fmt: skip
 def test_basic_catches_the_unmistakable(implementation: str, payload: str) -> None:
-    assert KEY in keys("Basic", implementation, query(payload))
+    assert KEY in blocked_keys(KEY, "Basic", implementation, query(payload))
 
 
 def test_frames_need_standard(implementation: str) -> None:
     request = query("<iframe src=//phish.example>")
-    assert keys("Basic", implementation, request) == set()
-    assert KEY in keys("Standard", implementation, request)
+    assert blocked_keys(KEY, "Basic", implementation, request) == set()
+    assert KEY in blocked_keys(KEY, "Standard", implementation, request)
 
 
 @pytest.mark.parametrize(
     "payload", ["x--> y", "<dialog open>", "<marquee>news</marquee>", "text<!--"]
 )
 def test_strict_only(implementation: str, payload: str) -> None:
-    assert keys("Standard", implementation, form(payload)) == set()
-    assert KEY in keys("Strict", implementation, form(payload))
+    assert blocked_keys(KEY, "Standard", implementation, form(payload)) == set()
+    assert KEY in blocked_keys(KEY, "Strict", implementation, form(payload))

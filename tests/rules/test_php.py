@@ -3,58 +3,31 @@
 from __future__ import annotations
 
 import base64
-import json
 from urllib.parse import quote
 
 import pytest
 
-from airlock_filters import Engine, Request, default_policy
+from airlock_filters import Request
+
+from . import requests as build
+from .requests import (
+    assert_blocked,
+    cookie,
+    form,
+    get,
+    header,
+    json_body,
+    matched_keys,
+    rule_ids,
+    upload,
+    xml_body,
+)
 
 KEY = "PHP"
-HOST = ("Host", "shop.example.com")
-ENGINES = {level: Engine(default_policy(level)) for level in ("Basic", "Standard", "Strict")}
-RE2_STANDARD = Engine(default_policy("Standard"), implementation="re2")
 
 
 def query(value: str, name: str = "q") -> Request:
-    return Request("GET", f"/index.php?{quote(name)}={quote(value)}", headers=[HOST])
-
-
-def raw_target(target: str) -> Request:
-    return Request("GET", target, headers=[HOST])
-
-
-def form(value: str, name: str = "comment") -> Request:
-    body = f"{quote(name)}={quote(value)}".encode()
-    headers = [HOST, ("Content-Type", "application/x-www-form-urlencoded")]
-    return Request("POST", "/comments", headers=headers, body=body)
-
-
-def json_body(document: object) -> Request:
-    headers = [HOST, ("Content-Type", "application/json")]
-    return Request("POST", "/api/items", headers=headers, body=json.dumps(document).encode())
-
-
-def header(name: str, value: str) -> Request:
-    return Request("GET", "/", headers=[HOST, (name, value)])
-
-
-def cookie(value: str) -> Request:
-    return header("Cookie", f"theme=dark; prefs={quote(value, safe='')}")
-
-
-def upload(filename: str) -> Request:
-    body = (
-        '--XyZ\r\nContent-Disposition: form-data; name="file"; filename="'
-        + filename
-        + '"\r\nContent-Type: application/octet-stream\r\n\r\nhello\r\n--XyZ--\r\n'
-    ).encode()
-    headers = [HOST, ("Content-Type", "multipart/form-data; boundary=XyZ")]
-    return Request("POST", "/upload", headers=headers, body=body)
-
-
-def keys(request: Request, level: str = "Standard") -> set[str]:
-    return {m.rule_key for m in ENGINES[level].inspect(request).matches}
+    return build.query(value, name, path="/index.php")
 
 
 PAYLOAD_B64 = base64.b64encode(b"<?php system($_GET['c']); ?>").decode()
@@ -110,11 +83,11 @@ ATTACKS = [
     query(PAYLOAD_B64, "data"),
     # Serialized objects, php.ini directives, CGI arguments.
     query('O:8:"Example":1:{s:4:"file";s:11:"/etc/passwd";}', "data"),
-    cookie('O:20:"Monolog\\Handler\\Test":0:{}'),
+    cookie('O:20:"Monolog\\Handler\\Test":0:{}', "theme=dark; prefs="),
     form("allow_url_include=On", "value"),
     form("auto_prepend_file=php://input", "value"),
-    raw_target("/index.php?-d+allow_url_include%3d1+-d+auto_prepend_file%3dphp://input"),
-    raw_target("/index.php?%ADd+allow_url_include%3d1"),
+    get("/index.php?-d+allow_url_include%3d1+-d+auto_prepend_file%3dphp://input"),
+    get("/index.php?%ADd+allow_url_include%3d1"),
     # Uploads.
     upload("shell.php"),
     upload("shell.phtml"),
@@ -129,8 +102,8 @@ ATTACKS = [
     json_body({"template": "<?php eval($_GET['x']); ?>"}),
     header("User-Agent", "<?php system('id'); ?>"),
     header("Referer", "https://shop.example.com/?q=%3C%3Fphp%20phpinfo()%3B"),
-    cookie("system('id')"),
-    raw_target("/index.php?q=" + quote(quote("<?php phpinfo(); ?>"))),
+    cookie("system('id')", "theme=dark; prefs="),
+    get("/index.php?q=" + quote(quote("<?php phpinfo(); ?>"))),
     form("&lt;?php system('id'); ?&gt;", "html"),
 ]
 
@@ -161,12 +134,7 @@ BENIGN = [
     query("https://example.com/login.php", "return"),
     query("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4", "a"),
     query("engine=v8", "opts"),
-    Request(
-        "POST",
-        "/api/orders",
-        headers=[HOST, ("Content-Type", "application/xml")],
-        body=b'<?xml version="1.0" encoding="UTF-8"?><order><id>5</id></order>',
-    ),
+    xml_body('<?xml version="1.0" encoding="UTF-8"?><order><id>5</id></order>', path="/api/orders"),
     json_body({"session": "sess_abc", "file": "report.php.txt"}),
     upload("report.pdf"),
     upload("photo.jpg"),
@@ -183,7 +151,7 @@ STRICT_ONLY = [
 ]
 
 BASIC = [
-    raw_target("/php-cgi/php-cgi.exe?%ADd+allow_url_include%3d1+%ADd+auto_prepend_file%3dx"),
+    get("/php-cgi/php-cgi.exe?%ADd+allow_url_include%3d1+%ADd+auto_prepend_file%3dx"),
     query("<?php phpinfo(); ?>"),
     query("php://filter/resource=index.php", "page"),
     query("eval(base64_decode($_POST['x']))"),
@@ -193,36 +161,31 @@ BASIC = [
 
 @pytest.mark.parametrize("request_", ATTACKS)
 def test_attacks_blocked_at_standard(request_: Request) -> None:
-    decision = ENGINES["Standard"].inspect(request_)
-    assert decision.action == "block"
-    assert KEY in {m.rule_key for m in decision.matches}
+    assert_blocked(request_, KEY)
 
 
 @pytest.mark.parametrize("request_", BENIGN)
 def test_look_alikes_pass_at_standard(request_: Request) -> None:
-    assert KEY not in keys(request_)
+    assert KEY not in matched_keys(request_)
 
 
 @pytest.mark.parametrize("request_", STRICT_ONLY)
 def test_strict_only(request_: Request) -> None:
-    assert KEY not in keys(request_, "Standard")
-    assert KEY in keys(request_, "Strict")
+    assert KEY not in matched_keys(request_, "Standard")
+    assert KEY in matched_keys(request_, "Strict")
 
 
 @pytest.mark.parametrize("request_", BASIC)
 def test_blocked_at_basic(request_: Request) -> None:
-    assert KEY in keys(request_, "Basic")
+    assert KEY in matched_keys(request_, "Basic")
 
 
 def test_standard_rules_are_off_at_basic() -> None:
     request = query("system('id')")
-    assert KEY not in keys(request, "Basic")
-    assert KEY in keys(request, "Standard")
+    assert KEY not in matched_keys(request, "Basic")
+    assert KEY in matched_keys(request, "Standard")
 
 
 @pytest.mark.parametrize("request_", ATTACKS[::3] + BENIGN[::3])
 def test_re2_twin_agrees(request_: Request) -> None:
-    def mine(engine: Engine) -> set[str]:
-        return {m.rule_id for m in engine.inspect(request_).matches if m.rule_key == KEY}
-
-    assert mine(RE2_STANDARD) == mine(ENGINES["Standard"])
+    assert rule_ids(request_, KEY, "re2") == rule_ids(request_, KEY)

@@ -2,45 +2,18 @@
 
 from __future__ import annotations
 
-import json
-from urllib.parse import quote
-
 import pytest
 
-from airlock_filters import Engine, Request, default_policy
+from airlock_filters import Request
+
+from . import requests as build
+from .requests import assert_blocked, form, get, header, json_body, matched_keys
 
 KEY = "SSRF"
-HOST = ("Host", "shop.example.com")
-ENGINES = {level: Engine(default_policy(level)) for level in ("Basic", "Standard", "Strict")}
 
 
 def query(value: str, name: str = "url") -> Request:
-    return Request("GET", f"/fetch?{quote(name)}={quote(value)}", headers=[HOST])
-
-
-def form(value: str, name: str = "url") -> Request:
-    body = f"{quote(name)}={quote(value)}".encode()
-    headers = [HOST, ("Content-Type", "application/x-www-form-urlencoded")]
-    return Request("POST", "/fetch", headers=headers, body=body)
-
-
-def json_body(document: object) -> Request:
-    headers = [HOST, ("Content-Type", "application/json")]
-    return Request("POST", "/api/hooks", headers=headers, body=json.dumps(document).encode())
-
-
-def header(name: str, value: str) -> Request:
-    return Request("GET", "/", headers=[HOST, (name, value)])
-
-
-def keys(request: Request, level: str = "Standard") -> set[str]:
-    return {m.rule_key for m in ENGINES[level].inspect(request).matches}
-
-
-def assert_blocked(request: Request, level: str = "Standard") -> None:
-    decision = ENGINES[level].inspect(request)
-    assert decision.action == "block"
-    assert KEY in {m.rule_key for m in decision.matches}
+    return build.query(value, name, path="/fetch")
 
 
 ATTACKS = [
@@ -49,7 +22,7 @@ ATTACKS = [
     query("http://[fd00:ec2::254]/latest/meta-data/"),
     query("http://metadata.google.internal/computeMetadata/v1/instance/"),
     query("http://100.100.100.200/latest/meta-data/"),
-    json_body({"webhook": "http://169.254.170.2/v2/credentials"}),
+    json_body({"webhook": "http://169.254.170.2/v2/credentials"}, path="/api/hooks"),
     # Loopback, private and internal hosts.
     query("http://127.0.0.1:8080/admin"),
     query("http://localhost:6379/"),
@@ -63,7 +36,7 @@ ATTACKS = [
     query("http://localtest.me/"),
     query("http://10.0.0.1.nip.io/"),
     query("localhost:8080/actuator/env"),
-    form("http://evil.example@127.0.0.1/"),
+    form("http://evil.example@127.0.0.1/", "url", path="/fetch"),
     # Addresses in disguise.
     query("http://2130706433/"),
     query("http://0x7f000001/"),
@@ -93,7 +66,7 @@ ATTACKS = [
     query("https://shop.example.com.attacker.example/", name="next"),
     query("https://evilshop.example.com/", name="next"),
     query("https://shop.example.com:2375/containers/json", name="endpoint"),
-    Request("GET", "/proxy/http://internal.example/admin", headers=[HOST]),
+    get("/proxy/http://internal.example/admin"),
     # Cookies and custom headers.
     header("Cookie", "avatar=http://127.0.0.1:2375/info"),
     header("X-Callback", "http://localhost:8500/v1/agent/self"),
@@ -116,9 +89,16 @@ BENIGN = [
     query("user@example.com"),
     query("is it http or https?", name="q"),
     query("The file: a report", name="q"),
-    form('<p>See <a href="https://www.example.org/x">this</a> and ping @bob</p>', name="body"),
-    form('<img src=https://images.example.com/a.jpg alt="">', name="body"),
-    json_body({"avatar_url": "https://cdn.example.com/u/42.png", "id": "gid://shop/Cart/1"}),
+    form(
+        '<p>See <a href="https://www.example.org/x">this</a> and ping @bob</p>',
+        "body",
+        path="/fetch",
+    ),
+    form('<img src=https://images.example.com/a.jpg alt="">', "body", path="/fetch"),
+    json_body(
+        {"avatar_url": "https://cdn.example.com/u/42.png", "id": "gid://shop/Cart/1"},
+        path="/api/hooks",
+    ),
     header("Referer", "http://192.168.1.20:8080/intranet/home"),
     header("Referer", "http://localhost:3000/dev"),
     header("X-Forwarded-For", "10.0.0.1, 192.168.1.5"),
@@ -130,12 +110,12 @@ BENIGN = [
 
 @pytest.mark.parametrize("request_", ATTACKS)
 def test_attacks_blocked_at_standard(request_: Request) -> None:
-    assert_blocked(request_)
+    assert_blocked(request_, KEY)
 
 
 @pytest.mark.parametrize("request_", BENIGN)
 def test_benign_passes_at_standard(request_: Request) -> None:
-    assert KEY not in keys(request_)
+    assert KEY not in matched_keys(request_)
 
 
 @pytest.mark.parametrize(
@@ -147,7 +127,7 @@ def test_benign_passes_at_standard(request_: Request) -> None:
     ],
 )
 def test_high_confidence_attacks_blocked_at_basic(request_: Request) -> None:
-    assert_blocked(request_, "Basic")
+    assert_blocked(request_, KEY, "Basic")
 
 
 @pytest.mark.parametrize(
@@ -155,15 +135,15 @@ def test_high_confidence_attacks_blocked_at_basic(request_: Request) -> None:
     [
         # An off-site URL in a parameter whose name does not announce a URL.
         query("https://attacker.example/", name="x"),
-        json_body({"data": "http://attacker.example/payload"}),
+        json_body({"data": "http://attacker.example/payload"}, path="/api/hooks"),
     ],
 )
 def test_strict_only(request_: Request) -> None:
-    assert KEY not in keys(request_, "Standard")
-    assert_blocked(request_, "Strict")
+    assert KEY not in matched_keys(request_, "Standard")
+    assert_blocked(request_, KEY, "Strict")
 
 
 def test_standard_rule_inactive_at_basic() -> None:
     request = query("http://127.0.0.1/")
-    assert KEY not in keys(request, "Basic")
-    assert_blocked(request, "Standard")
+    assert KEY not in matched_keys(request, "Basic")
+    assert_blocked(request, KEY, "Standard")

