@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -66,6 +67,9 @@ class _Entry:
     expression: bytes
     flags: int
 
+
+# Characters some normalization step acts on; a value without any is its own normal form.
+_PLAIN = re.compile(r"[%&\\\x00-\x08\x0b\x0c\x0e-\x1f\x7f]").search
 
 # Per kind: the slot bits of its RAW, NORM and MARKUP forms.
 _SLOT_BITS = {kind: tuple(1 << slot(kind, v) for v in (RAW, NORM, MARKUP)) for kind in KINDS}
@@ -194,22 +198,14 @@ class Engine:
         values: list[bytes] = []
         bits: list[int] = []
         owners: list[list[tuple[int, int]]] = []
-        markup_kinds = self._markup_kinds
         for index, fld in enumerate(fields):
             raw_bit, norm_bit, markup_bit = _SLOT_BITS[fld.kind]
-            norm = normalize(fld.value)
-            forms = []
-            if fld.encoded and fld.raw != norm:
-                forms.append((fld.raw, raw_bit))
-            elif fld.encoded:
-                norm_bit |= raw_bit
-            if markup_kinds & (1 << fld.kind):
-                markup = html_decode(norm)
-                if markup != norm:
-                    forms.append((markup, markup_bit))
-                else:
-                    norm_bit |= markup_bit
-            forms.append((norm, norm_bit))
+            value = fld.value
+            if (not fld.encoded or fld.raw == value) and _PLAIN(value) is None:
+                # Nothing to decode: every form is the value itself, scanned once.
+                forms = [(value, (raw_bit if fld.encoded else 0) | norm_bit | markup_bit)]
+            else:
+                forms = self._forms(fld, raw_bit, norm_bit, markup_bit)
             for text, mask in forms:
                 data = text.encode("utf-8", "surrogatepass")
                 at = index_of.get(data)
@@ -222,6 +218,25 @@ class Engine:
                     bits[at] |= mask
                     owners[at].append((index, mask))
         return values, bits, owners
+
+    def _forms(
+        self, fld: Field, raw_bit: int, norm_bit: int, markup_bit: int
+    ) -> list[tuple[str, int]]:
+        """The raw, normalized and markup-decoded forms of a field that are not the same."""
+        norm = normalize(fld.value)
+        forms = []
+        if fld.encoded and fld.raw != norm:
+            forms.append((fld.raw, raw_bit))
+        elif fld.encoded:
+            norm_bit |= raw_bit
+        if self._markup_kinds & (1 << fld.kind):
+            markup = html_decode(norm)
+            if markup != norm:
+                forms.append((markup, markup_bit))
+            else:
+                norm_bit |= markup_bit
+        forms.append((norm, norm_bit))
+        return forms
 
     def _scan(self, parsed: ParsedRequest) -> list[d.Match]:
         fields = parsed.fields

@@ -5,7 +5,7 @@ how enumeration and mass-assignment of other users' objects are attempted.
 """
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import re2
 
@@ -15,7 +15,7 @@ from airlock_filters.rules._check import Check, Finding
 
 _K = "IDOR"
 _ID_NAME = re2.compile(r"(?i)(?:\A|[._\[-])(?:id|uid|uuid|guid)\]?\z|[a-z](?:Id|ID)\z|_id\z")
-_WILDCARD = re2.compile(r"\A\s*(?:\*|%|\.\*|_)\s*\z")
+_WILDCARDS = frozenset({"*", "%", ".*", "_"})
 _RANGE_OR_LIST = re2.compile(
     r"\A\s*-?[0-9]+\s*(?:-|\.\.|:)\s*-?[0-9]+\s*\z|\A(?:\s*[0-9]+\s*,){4,}"
 )
@@ -23,33 +23,43 @@ _NEGATIVE = re2.compile(r"\A\s*-[0-9]+\s*\z")
 
 
 @functools.lru_cache(maxsize=4096)
-def _is_id_name(name: str) -> bool:
-    return _ID_NAME.search(name) is not None
+def _is_id_name(name: str, kind: int) -> bool:
+    # A JSON path names its key last: `$.orders[0].customerId`.
+    last = name.rsplit(".", 1)[-1] if kind == JSON else name
+    return _ID_NAME.search(last) is not None
 
 
-def _id_fields(parsed: ParsedRequest) -> Iterator[Field]:
+def _id_values(parsed: ParsedRequest, kind: int) -> Iterator[Field]:
     for fld in parsed.fields:
-        if fld.kind in (PARAM, JSON) and not fld.is_name:
-            name = fld.name.rsplit(".", 1)[-1] if fld.kind == JSON else fld.name
-            if _is_id_name(name):
-                yield fld
+        if fld.kind == kind and not fld.is_name and _is_id_name(fld.name, kind):
+            yield fld
 
 
-def _wildcard(request: Request, parsed: ParsedRequest) -> Iterator[Finding]:
-    for fld in _id_fields(parsed):
-        if _WILDCARD.search(fld.value):
-            yield fld, fld.value[:48]
+def _wildcard(kind: int) -> Callable[[Request, ParsedRequest], Iterator[Finding]]:
+    def run(request: Request, parsed: ParsedRequest) -> Iterator[Finding]:
+        for fld in _id_values(parsed, kind):
+            if fld.value.strip() in _WILDCARDS:
+                yield fld, fld.value[:48]
+
+    return run
 
 
-def _enumeration(request: Request, parsed: ParsedRequest) -> Iterator[Finding]:
-    for fld in _id_fields(parsed):
-        if _RANGE_OR_LIST.search(fld.value) or _NEGATIVE.search(fld.value):
-            yield fld, fld.value[:48]
+def _enumeration(kind: int) -> Callable[[Request, ParsedRequest], Iterator[Finding]]:
+    def run(request: Request, parsed: ParsedRequest) -> Iterator[Finding]:
+        for fld in _id_values(parsed, kind):
+            if _RANGE_OR_LIST.search(fld.value) or _NEGATIVE.search(fld.value):
+                yield fld, fld.value[:48]
+
+    return run
 
 
 CHECKS = [
-    Check("IDOR-S01", _K, "Standard", PARAM, "wildcard in an identifier parameter", _wildcard),
-    Check("IDOR-S02", _K, "Standard", JSON, "wildcard in an identifier JSON value", _wildcard),
-    Check("IDOR-X01", _K, "Strict", PARAM, "range, list or negative identifier", _enumeration),
-    Check("IDOR-X02", _K, "Strict", JSON, "range, list or negative identifier", _enumeration),
+    Check("IDOR-S01", _K, "Standard", PARAM, "wildcard in an identifier parameter",
+          _wildcard(PARAM)),
+    Check("IDOR-S02", _K, "Standard", JSON, "wildcard in an identifier JSON value",
+          _wildcard(JSON)),
+    Check("IDOR-X01", _K, "Strict", PARAM, "range, list or negative identifier",
+          _enumeration(PARAM)),
+    Check("IDOR-X02", _K, "Strict", JSON, "range, list or negative identifier",
+          _enumeration(JSON)),
 ]  # fmt: skip
