@@ -46,7 +46,7 @@ from airlock_filters.request import (
     slot,
 )
 from airlock_filters.rules import BUILTIN_CHECKS, BUILTIN_RULES, Check, Rule
-from airlock_filters.scanner import CASELESS, DOTALL, build_scanner
+from airlock_filters.scanner import CASELESS, DOTALL, build_scanner, widen_whitespace
 
 _SELECTOR_KINDS = {
     "parameter": (PARAM,),
@@ -130,7 +130,8 @@ class Engine:
             # then depends only on the rule set, and every level and override shares it.
             kinds = [k for k in rule.kinds if self._active(rule.key, rule.level, k)]
             flags = (CASELESS if rule.caseless else 0) | (DOTALL if rule.dotall else 0)
-            patterns.append((rule.pattern.encode(), flags, _bits(kinds, rule.variants)))
+            expression = widen_whitespace(rule.pattern).encode()
+            patterns.append((expression, flags, _bits(kinds, rule.variants)))
             entries.append(_Entry(rule, None, patterns[-1][0], flags))
             if MARKUP in rule.variants:
                 self._markup_kinds |= sum(1 << k for k in kinds)
@@ -143,9 +144,9 @@ class Engine:
                 self._name_only_rules.append(custom)
                 continue
             flags = CASELESS if matcher.ignore_case else 0
-            expression = matcher.pattern()
+            expression = widen_whitespace(matcher.pattern()).encode()
             selected = _SELECTOR_KINDS[custom.block_data.kind]
-            patterns.append((expression.encode(), flags, _bits(selected, (NORM,))))
+            patterns.append((expression, flags, _bits(selected, (NORM,))))
             entries.append(_Entry(None, custom, patterns[-1][0], flags))
         self._entries = entries
         self.patterns = patterns  # (expression, flags, mask) as given to the scanner

@@ -24,6 +24,7 @@ from airlock_filters.resources import (
     LIMITS_SPEC,
     PARSER_SPEC,
 )
+from airlock_filters.scanner import widen_whitespace
 
 LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS)}  # Unfiltered=0 .. Strict=3
 
@@ -39,7 +40,9 @@ class StringMatcher:
         self.kind, self.operand = next((k, v) for k, v in matcher.items() if k != "ignoreCase")
         self._regex = None
         if self.kind == "regex":
-            self._regex = re2.compile(self.operand, re2.IGNORECASE if self.ignore_case else 0)
+            self._regex = re2.compile(
+                widen_whitespace(self.operand), re2.IGNORECASE if self.ignore_case else 0
+            )
         elif self.ignore_case:
             self.operand = self.operand.lower()
 

@@ -49,6 +49,44 @@ _COMPILED = _load_extension()
 IMPLEMENTATION = "hyperscan" if _COMPILED is not None else "re2"
 
 
+def widen_whitespace(pattern: str) -> str:
+    r"""`pattern` with every `\s` widened to include the vertical tab.
+
+    Hyperscan's `\s` matches the vertical tab, RE2's does not; both engines must agree, so the
+    engine passes every pattern through this before compiling it.
+    """
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            pair = pattern[i : i + 2]
+            if pair == r"\s":
+                out.append(r"\s\x0b" if in_class else r"[\s\x0b]")
+            else:
+                out.append(pair)
+            i += 2
+            continue
+        if char == "[" and not in_class:
+            in_class = True
+            out.append(char)
+            # A `]` or `^]` right after the opening bracket is a literal, not the end.
+            if pattern[i + 1 : i + 3] == "^]":
+                out.append("^]")
+                i += 2
+            elif pattern[i + 1 : i + 2] == "]":
+                out.append("]")
+                i += 1
+        elif char == "]" and in_class:
+            in_class = False
+            out.append(char)
+        else:
+            out.append(char)
+        i += 1
+    return "".join(out)
+
+
 def cache_dir() -> Path:
     configured = os.environ.get("AIRLOCK_FILTERS_CACHE_DIR")
     if configured:

@@ -319,3 +319,15 @@ def test_pathological_input(
 ) -> None:
     decision = engine(implementation).inspect(request_)
     assert (decision.action, decision.reason) == (action, reason), decision.detail
+
+
+def test_vertical_tab_is_whitespace_in_both_twins(implementation: str) -> None:
+    # Hyperscan's `\s` takes the vertical tab and RE2's does not: the engine widens every `\s`
+    # so that the twins agree, custom rules included.
+    rules = [Rule("T-W1", "SQL", "Standard", r"union\s+select", "test")]
+    custom = _custom({"blockData": {"parameter": {"value": {"matcher": {"regex": r"a\sb"}}}}})
+    policy = default_policy()
+    policy.deny_rules = load_deny_rules(custom)
+    eng = Engine(policy, rules=rules, checks=(), implementation=implementation)
+    assert {m.rule_key for m in eng.inspect(get("/?q=union%0Bselect")).matches} == {"SQL"}
+    assert {m.rule_key for m in eng.inspect(get("/?q=a%0Bb")).matches} == {"MY_RULE"}

@@ -24,7 +24,7 @@ from airlock_filters.normalize import normalize
 from airlock_filters.request import HEADER, JSON, PARAM, PATH, SEGMENT
 from airlock_filters.rules._check import Check, Finding
 from airlock_filters.rules._rule import DATA, DECODED, ENCODED, Rule
-from airlock_filters.rules.exploit import ws
+from airlock_filters.scanner import widen_whitespace
 
 if TYPE_CHECKING:
     from airlock_filters.parsers import ParsedRequest
@@ -101,7 +101,7 @@ def _rule(
     variants: frozenset[int] = DECODED,
     caseless: bool = True,
 ) -> Rule:
-    return Rule(rule_id, _K, level, ws(pattern), description, kinds, variants, caseless)
+    return Rule(rule_id, _K, level, pattern, description, kinds, variants, caseless)
 
 
 # fmt: off
@@ -138,7 +138,7 @@ RULES = [
 
 _HEADER_PATTERNS = (
     compile_pattern(
-        ws(
+        widen_whitespace(
             "|".join(
                 f"(?:{p})"
                 for p in (_IPV4, _IP_DISGUISED, _IPV6, _LOCAL_URL, _LOCAL_BARE, _CONFUSED, _SCHEMES)
@@ -146,7 +146,7 @@ _HEADER_PATTERNS = (
         ).encode(),
         CASELESS,
     ),
-    compile_pattern(ws(_UNICODE_HOST).encode(), 0),
+    compile_pattern(widen_whitespace(_UNICODE_HOST).encode(), 0),
 )
 # Headers that name hosts by design.
 _HOST_HEADERS = re.compile(
