@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from airlock_filters.errors import LimitExceeded, ParseError
@@ -89,7 +89,6 @@ class ParsedRequest:
     fields: list[Field]
     context: RequestContext
     body_parser: str | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 def media_type(request: Request, default: str) -> str:
