@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,14 @@ def test_refused_patterns_are_remembered_by_the_cache(
     patterns = [*PATTERNS, (rb"y*", 0, 0b11)]  # can match the empty string: RE2 takes it
     for _ in range(2):
         assert scanner.build_scanner(patterns, "hyperscan").scan([b"ab"], [0b01]) == [(3, 0)]
+
+
+def test_refused_pattern_falls_back_to_re2_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("AIRLOCK_FILTERS_CACHE_DIR", str(tmp_path))
+    patterns = [(rb"<script", 1, 0b1), (rb"(?U)a+b", 0, 0b1)]  # Hyperscan refuses (?U)
+    with caplog.at_level(logging.WARNING, logger="airlock_filters.scanner"):
+        hybrid = scanner.build_scanner(patterns, "hyperscan")
+    assert "pattern 1 falls back to RE2" in caplog.text
+    assert hybrid.scan([b"xaab", b"<script>"], [0b1, 0b1]) == [(0, 1), (1, 0)]
