@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from airlock_filters.errors import LimitExceeded, ParseError
@@ -89,6 +89,15 @@ class ParsedRequest:
     fields: list[Field]
     context: RequestContext
     body_parser: str | None = None
+    _by_kind: dict[int, list[Field]] | None = field(default=None, init=False, repr=False)
+
+    def of_kind(self, kind: int) -> list[Field]:
+        """The fields of one kind, so a check about headers need not walk a JSON document."""
+        if self._by_kind is None:
+            self._by_kind = {}
+            for fld in self.fields:
+                self._by_kind.setdefault(fld.kind, []).append(fld)
+        return self._by_kind.get(kind, [])
 
 
 def media_type(request: Request, default: str) -> str:

@@ -19,14 +19,9 @@ _SYNTAX = re2.compile(r"[<>\"`;(){}]|/\*|\*/|--")
 
 def _values_by_name(parsed: ParsedRequest) -> dict[str, list[Field]]:
     by_name: dict[str, list[Field]] = {}
-    for fld in parsed.fields:
+    for fld in parsed.of_kind(PARAM):
         # `a[]=1&a[]=2` is how PHP and Rails send lists on purpose.
-        if (
-            fld.kind == PARAM
-            and not fld.is_name
-            and fld.source in ("Query", "Post")
-            and not fld.name.endswith("[]")
-        ):
+        if not fld.is_name and fld.source in ("Query", "Post") and not fld.name.endswith("[]"):
             by_name.setdefault(fld.name, []).append(fld)
     return by_name
 

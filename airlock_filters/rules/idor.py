@@ -30,8 +30,8 @@ def _is_id_name(name: str, kind: int) -> bool:
 
 
 def _id_values(parsed: ParsedRequest, kind: int) -> Iterator[Field]:
-    for fld in parsed.fields:
-        if fld.kind == kind and not fld.is_name and _is_id_name(fld.name, kind):
+    for fld in parsed.of_kind(kind):
+        if not fld.is_name and _is_id_name(fld.name, kind):
             yield fld
 
 

@@ -343,8 +343,8 @@ def _upload_names(
     """File names of uploads (multipart file names, upload headers) matching `pattern`."""
 
     def run(request: Request, parsed: ParsedRequest) -> Iterator[Finding]:
-        for fld in parsed.fields:
-            if fld.kind != kind or fld.is_name:
+        for fld in parsed.of_kind(kind):
+            if fld.is_name:
                 continue
             if kind == PARAM and fld.source != "FileName":
                 continue

@@ -157,8 +157,8 @@ _HOST_HEADERS = re.compile(
 
 
 def _header_urls(request: Request, parsed: ParsedRequest) -> Iterator[Finding]:
-    for fld in parsed.fields:
-        if fld.kind != HEADER or (fld.source != "Cookie" and _HOST_HEADERS.fullmatch(fld.name)):
+    for fld in parsed.of_kind(HEADER):
+        if fld.source != "Cookie" and _HOST_HEADERS.fullmatch(fld.name):
             continue
         value = normalize(fld.value)
         if value.isascii() and not any(c in value for c in ":/\\"):
@@ -194,8 +194,8 @@ def _url_parts(url: str) -> tuple[str, str, int | None] | None:
 
 
 def _values(parsed: ParsedRequest, kind: int) -> Iterator[tuple[Field, str]]:
-    for fld in parsed.fields:
-        if fld.kind == kind and not fld.is_name:
+    for fld in parsed.of_kind(kind):
+        if not fld.is_name:
             yield fld, normalize(fld.value)
 
 
