@@ -195,7 +195,7 @@ class Engine:
         """The distinct byte strings to scan, their combined slot bits, and for each the
         (field index, slot bits) it stands for. Repeated values (JSON keys of a list of records,
         flags like `true`) are scanned once."""
-        index_of: dict[bytes, int] = {}
+        index_of: dict[str, int] = {}
         values: list[bytes] = []
         bits: list[int] = []
         owners: list[list[tuple[int, int]]] = []
@@ -208,11 +208,10 @@ class Engine:
             else:
                 forms = self._forms(fld, raw_bit, norm_bit, markup_bit)
             for text, mask in forms:
-                data = text.encode("utf-8", "surrogatepass")
-                at = index_of.get(data)
+                at = index_of.get(text)
                 if at is None:
-                    index_of[data] = len(values)
-                    values.append(data)
+                    index_of[text] = len(values)
+                    values.append(text.encode("utf-8", "surrogatepass"))
                     bits.append(mask)
                     owners.append([(index, mask)])
                 else:

@@ -313,7 +313,10 @@ def json_fields(body: bytes, limits: Limits, ctx: RequestContext) -> list[Field]
         if e.json_path is not None and (e.conditions is None or e.conditions(ctx))
     ]
     walker = _JsonWalker(limits, exempt_patterns)
-    walker.walk(document, "$")
+    if isinstance(document, list):  # objects are lists of pairs too
+        walker.walk(document, "$")
+    else:
+        walker.leaf(document, "$")
     return walker.fields
 
 
@@ -337,38 +340,47 @@ class _JsonWalker:
         return any(jsonpath_matches(p, path) for p in self.exempt_patterns)
 
     def walk(self, node: Any, path: str, depth: int = 0) -> None:
-        if isinstance(node, list) and depth >= self.nesting_depth:
+        """Fields of a container; scalars are handled inline, as most nodes are leaves."""
+        if depth >= self.nesting_depth:
             raise LimitExceeded(
                 "json.nestingDepth", f"JSON nesting deeper than {self.nesting_depth}", path[:128]
             )
+        self._count(len(node))
+        fields = self.fields
         if isinstance(node, _Pairs):
-            self._count(len(node))
             for key, value in node:
                 child = canonical_key(path, key)
                 if len(key) > self.key_length and not self.exempt(child):
                     raise LimitExceeded(
                         "json.keyLength", f"JSON key longer than {self.key_length}", child[:128]
                     )
-                self.fields.append(Field(JSON, child, key, key, "Key", True, False))
-                self.walk(value, child, depth + 1)
-        elif isinstance(node, list):
-            self._count(len(node))
-            for index, value in enumerate(node):
-                self.walk(value, f"{path}[{index}]", depth + 1)
+                fields.append(Field(JSON, child, key, key, "Key", True, False))
+                if isinstance(value, list):
+                    self.walk(value, child, depth + 1)
+                else:
+                    self.leaf(value, child)
         else:
-            if isinstance(node, str):
-                text = node
-            elif node is None:
-                text = "null"
-            elif node is True or node is False:
-                text = "true" if node else "false"
-            else:
-                text = repr(node)
-            if len(text) > self.value_length and not self.exempt(path):
-                raise LimitExceeded(
-                    "json.valueLength", f"JSON value longer than {self.value_length}", path[:128]
-                )
-            self.fields.append(Field(JSON, path, text, text, "JSON", False, False))
+            for index, value in enumerate(node):
+                child = f"{path}[{index}]"
+                if isinstance(value, list):
+                    self.walk(value, child, depth + 1)
+                else:
+                    self.leaf(value, child)
+
+    def leaf(self, node: Any, path: str) -> None:
+        if isinstance(node, str):
+            text = node
+        elif node is None:
+            text = "null"
+        elif node is True or node is False:
+            text = "true" if node else "false"
+        else:
+            text = repr(node)
+        if len(text) > self.value_length and not self.exempt(path):
+            raise LimitExceeded(
+                "json.valueLength", f"JSON value longer than {self.value_length}", path[:128]
+            )
+        self.fields.append(Field(JSON, path, text, text, "JSON", False, False))
 
     def _count(self, members: int) -> None:
         self.elements += members
