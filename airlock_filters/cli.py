@@ -14,12 +14,10 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from airlock_filters.decision import Decision
 from airlock_filters.engine import Engine
 from airlock_filters.errors import PolicyError
 from airlock_filters.policy import LEVEL_RANK, default_policy, load_policy_files
 from airlock_filters.request import Request
-from airlock_filters.scanner import IMPLEMENTATION
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -112,6 +110,3 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "inspect":
         return run_inspect(args, sys.stdout)
     return 2
-
-
-__all__ = ["IMPLEMENTATION", "Decision", "main"]

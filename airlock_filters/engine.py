@@ -160,7 +160,7 @@ class Engine:
         configured, _ = self.policy.deny_rules.settings_for(key, FIELD_TYPE[kind])
         return LEVEL_RANK[configured] >= LEVEL_RANK[level]
 
-    def inspect(self, request: Request) -> Decision:
+    def inspect(self, request: Request) -> d.Decision:
         policy = self.policy
         if not policy.secured:
             return d.Decision(d.ALLOW)
@@ -345,12 +345,3 @@ def _excerpt(expression: bytes, flags: int, value: bytes, field_name: str) -> st
     start, end = found.span() if found else (0, min(len(value), d.EXCERPT_CHARS))
     text = value[start : max(end, start + 1)][: d.EXCERPT_CHARS].decode("utf-8", "replace")
     return d.mask_excerpt(field_name, text)
-
-
-def inspect(request: Request, policy: ContentSecurity | None = None) -> d.Decision:
-    """Inspect one request with a throwaway engine (compiling the policy is the costly part)."""
-    return Engine(policy).inspect(request)
-
-
-Decision = d.Decision
-__all__ = ["KINDS", "Decision", "Engine", "inspect", "selector_matches"]

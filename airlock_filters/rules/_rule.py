@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from airlock_filters.request import HEADER, JSON, MARKUP, META, NORM, PARAM, PATH, RAW, SEGMENT
@@ -38,3 +39,22 @@ class Rule:
     def __post_init__(self) -> None:
         if self.level not in LEVEL_NAMES:
             raise ValueError(f"{self.id}: unknown level {self.level}")
+
+
+def rule_maker(
+    key: str, kinds: frozenset[int] = DATA, variants: frozenset[int] = DECODED
+) -> Callable[..., Rule]:
+    """A Rule constructor bound to one rule key and its module's usual kinds and forms."""
+
+    def make(
+        rule_id: str,
+        level: str,
+        pattern: str,
+        description: str,
+        kinds: frozenset[int] = kinds,
+        variants: frozenset[int] = variants,
+        caseless: bool = True,
+    ) -> Rule:
+        return Rule(rule_id, key, level, pattern, description, kinds, variants, caseless)
+
+    return make

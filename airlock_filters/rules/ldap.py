@@ -6,15 +6,13 @@ a value into a wildcard. Parentheses and asterisks are common in text, so the pa
 the filter grammar: a closing parenthesis directly followed by a new assertion or operator.
 """
 
-from airlock_filters.rules._rule import DATA, DECODED_MARKUP, Rule
+from airlock_filters.rules._rule import DECODED_MARKUP, rule_maker
 
 _K = "LDAP"
 
 
-def _rule(rule_id: str, level: str, pattern: str, description: str) -> Rule:
-    # Markup-decoded too: filters travel in XML and HTML forms as `&amp;` and `&#40;`.
-    return Rule(rule_id, _K, level, pattern, description, DATA, DECODED_MARKUP)
-
+# Markup-decoded too: filters travel in XML and HTML forms as `&amp;` and `&#40;`.
+_rule = rule_maker(_K, variants=DECODED_MARKUP)
 
 _WS = r"[\s\x0b]"
 # An attribute description: name or OID, with options (`cn;lang-en`).

@@ -6,14 +6,12 @@ Document databases take their query operators from the data itself: a parameter 
 parameter names (`author__password__startswith`) have the same weakness.
 """
 
-from airlock_filters.rules._rule import DATA, DECODED_MARKUP, Rule
+from airlock_filters.rules._rule import DECODED_MARKUP, rule_maker
 
 _K = "NOSQL"
 
 
-def _rule(rule_id: str, level: str, pattern: str, description: str) -> Rule:
-    return Rule(rule_id, _K, level, pattern, description, DATA, DECODED_MARKUP)
-
+_rule = rule_maker(_K, variants=DECODED_MARKUP)
 
 _WS = r"[\s\x0b]"
 # MongoDB query and update operators an attacker can use to bend a condition or run code.

@@ -12,17 +12,13 @@ expression rules look at every field; the rules on mere class names stay with us
 
 from __future__ import annotations
 
-from airlock_filters.rules._rule import ALL_FIELDS, DATA, DECODED_MARKUP, Rule
+from airlock_filters.rules._rule import ALL_FIELDS, DATA, DECODED_MARKUP, rule_maker
 
 _K = "OGNL"
 
 
-def _rule(
-    rule_id: str, level: str, pattern: str, description: str, kinds: frozenset[int] = ALL_FIELDS
-) -> Rule:
-    # Expressions travel in XML and HTML as often as in parameters: decode entities too.
-    return Rule(rule_id, _K, level, pattern, description, kinds, DECODED_MARKUP)
-
+# Expressions travel in XML and HTML as often as in parameters: decode entities too.
+_rule = rule_maker(_K, kinds=ALL_FIELDS, variants=DECODED_MARKUP)
 
 _ID = r"[a-z_$][\w$]{0,60}"
 _QUALIFIED = _ID + r"(?:\." + _ID + r"){1,10}"

@@ -11,14 +11,12 @@ Rules match the decoded value and its markup-decoded form (`&quot;`, `\\x27`), s
 what an application may end up pasting into a query.
 """
 
-from airlock_filters.rules._rule import DATA, DECODED_MARKUP, Rule
+from airlock_filters.rules._rule import DECODED_MARKUP, rule_maker
 
 _K = "SQL"
 
 
-def _rule(rule_id: str, level: str, pattern: str, description: str) -> Rule:
-    return Rule(rule_id, _K, level, pattern, description, DATA, DECODED_MARKUP)
-
+_rule = rule_maker(_K, variants=DECODED_MARKUP)
 
 # --- Fragments ------------------------------------------------------------------------------
 # Vertical tab is whitespace to MySQL but not to RE2's \s, so it is spelled out. `+` counts too:

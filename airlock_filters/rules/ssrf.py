@@ -23,7 +23,7 @@ from airlock_filters._scanner_py import CASELESS, compile_pattern
 from airlock_filters.normalize import normalize
 from airlock_filters.request import HEADER, JSON, PARAM, PATH, SEGMENT
 from airlock_filters.rules._check import Check, Finding
-from airlock_filters.rules._rule import DATA, DECODED, ENCODED, Rule
+from airlock_filters.rules._rule import DATA, ENCODED, rule_maker
 from airlock_filters.scanner import widen_whitespace
 
 if TYPE_CHECKING:
@@ -92,17 +92,7 @@ _RFI_QUESTION = r"\A\s*(?:https?|ftps?|file)(?::/{0,3}[^\s?#]{0,300})?\?+\s*\z"
 _URL_IN_PATH = r"/(?:https?|ftps?|file|gopher|dict)\s*:\s*/"
 
 
-def _rule(
-    rule_id: str,
-    level: str,
-    pattern: str,
-    description: str,
-    kinds: frozenset[int] = _VALUES,
-    variants: frozenset[int] = DECODED,
-    caseless: bool = True,
-) -> Rule:
-    return Rule(rule_id, _K, level, pattern, description, kinds, variants, caseless)
-
+_rule = rule_maker(_K, kinds=_VALUES)
 
 # fmt: off
 RULES = [
