@@ -352,3 +352,189 @@ SPECS: dict[str, Object] = {
     "Limits": LIMITS_SPEC,
     "Parser": PARSER_SPEC,
 }
+
+
+# --- HeaderRewrites ---------------------------------------------------------------------------
+
+ADD_MODES = ("AddIfAbsent", "OverwriteOrAdd")
+OPERATIONAL_MODES = ("Production", "Integration", "LogOnly")
+# Header values may hold Envoy command operators (`%REQ(x-user)%`); a literal `%` is `%%`.
+HEADER_VALUE_PATTERN = r'^[^%]*(%([A-Z][A-Z_]*(\([^()\s"]+\)(:\d+)?)?)?%[^%]*)*$'
+
+
+class NamedList(Array):
+    """A list of rules told apart by their unique `name` (a Kubernetes list map keyed by name)."""
+
+    def load(self, value: Any, path: str) -> list[Any]:
+        items = super().load(value, path)
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            if item["name"] in seen:
+                raise PolicyError(f"{path}[{i}].name", f"duplicate name {item['name']!r}")
+            seen.add(item["name"])
+        return items
+
+    def openapi(self) -> dict[str, Any]:
+        out = super().openapi()
+        out["x-kubernetes-list-type"] = "map"
+        out["x-kubernetes-list-map-keys"] = ["name"]
+        return out
+
+
+class DefaultObject(Object):
+    """An object whose absence means a given value, such as `allow: {matchingHeaders: {}}`.
+
+    Unlike `filled`, which defaults to `{}`, this picks one branch of an either/or object, so
+    the API server never fills in both branches.
+    """
+
+    def __init__(self, fields: dict[str, Schema], default: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(fields, **kwargs)
+        self.default = default
+
+    def default_value(self) -> Any:
+        return self.load(self.default, "")
+
+    def openapi(self) -> dict[str, Any]:
+        return {**super().openapi(), "default": self.default}
+
+
+def _header_rules(max_items: int = 128) -> NamedList:
+    """custom allow/remove rules: named lists of header matchers under request conditions."""
+    return NamedList(
+        Object(
+            {
+                "name": Str(min_length=1, max_length=1024),
+                "headers": Array(_name_value(name_ignore_case=False), 1, 64),
+                "requestConditions": _request_conditions(),
+            },
+            required=["headers", "name"],
+        ),
+        min_items=1,
+        max_items=max_items,
+    )
+
+
+def _add_rules() -> NamedList:
+    return NamedList(
+        Object(
+            {
+                "name": Str(min_length=1, max_length=1024),
+                "headers": Array(
+                    Object(
+                        {
+                            "name": Str(min_length=1, max_length=512),
+                            "value": Str(max_length=8192, pattern=HEADER_VALUE_PATTERN),
+                        },
+                        required=["name", "value"],
+                    ),
+                    1,
+                    64,
+                ),
+                "mode": Str(default="AddIfAbsent", enum=ADD_MODES),
+                "requestConditions": _request_conditions(),
+            },
+            required=["headers", "name"],
+        ),
+        min_items=1,
+        max_items=128,
+    )
+
+
+def _allow(default: dict[str, Any], builtin: dict[str, Schema]) -> DefaultObject:
+    return DefaultObject(
+        {
+            "allHeaders": Object({}),
+            "matchingHeaders": Object(
+                {"builtIn": Object(builtin, filled=True), "custom": _header_rules()}
+            ),
+        },
+        default=default,
+        at_most_one=["allHeaders", "matchingHeaders"],
+    )
+
+
+HEADER_REWRITES_SPEC = Object(
+    {
+        "request": Object(
+            {
+                "allow": _allow(
+                    {"matchingHeaders": {}},
+                    {
+                        "standardHeaders": Bool(default=True),
+                        "tracingHeaders": Bool(default=False),
+                    },
+                ),
+                "remove": Object(
+                    {
+                        "builtIn": Object(
+                            {"alternativeForwardedHeaders": Bool(default=True)}, filled=True
+                        ),
+                        "custom": _header_rules(),
+                    },
+                    filled=True,
+                ),
+                "add": Object({"custom": _add_rules()}, filled=True),
+            },
+            filled=True,
+        ),
+        "response": Object(
+            {
+                "allow": _allow({"allHeaders": {}}, {"standardHeaders": Bool(default=False)}),
+                "remove": Object(
+                    {
+                        "builtIn": Object(
+                            {
+                                "informationLeakage": Object(
+                                    {
+                                        "server": Bool(default=True),
+                                        "application": Bool(default=True),
+                                    },
+                                    filled=True,
+                                ),
+                                "permissiveCors": Bool(default=True),
+                                "auth": Object(
+                                    {
+                                        "ntlm": Bool(default=True),
+                                        "negotiate": Bool(default=True),
+                                        "basic": Bool(default=False),
+                                    },
+                                    filled=True,
+                                ),
+                            },
+                            filled=True,
+                        ),
+                        "custom": _header_rules(),
+                    },
+                    filled=True,
+                ),
+                "add": Object(
+                    {
+                        "builtIn": Object(
+                            {
+                                "hsts": Bool(default=True),
+                                "hstsPreload": Bool(default=False),
+                                "xFrameOptions": Bool(default=True),
+                                "xContentTypeOptions": Bool(default=True),
+                                "referrerPolicy": Bool(default=True),
+                                "permissionsPolicy": Bool(default=True),
+                                "csp": Bool(default=False),
+                                "featurePolicy": Bool(default=False),
+                            },
+                            filled=True,
+                        ),
+                        "custom": _add_rules(),
+                    },
+                    filled=True,
+                ),
+            },
+            filled=True,
+        ),
+        "settings": Object(
+            {"operationalMode": Str(default="Production", enum=OPERATIONAL_MODES)}, filled=True
+        ),
+    },
+    filled=True,
+)
+
+SPECS["HeaderRewrites"] = HEADER_REWRITES_SPEC
