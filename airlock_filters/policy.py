@@ -408,14 +408,14 @@ _LOADERS = {"DenyRules": load_deny_rules, "Limits": load_limits, "Parser": load_
 _CSP_REFS = {"parserRef": "Parser", "limitsRef": "Limits", "headerRewritesRef": "HeaderRewrites"}
 
 
-def load_policy_documents(documents: Iterable[tuple[str, Any]]) -> ContentSecurity:
-    """Build one ContentSecurity from resource documents (source name, parsed YAML).
+_Resources = dict[str, dict[str, tuple[str, Any]]]  # kind -> name -> (where, spec)
 
-    With a ContentSecurityPolicy among them, its references pick the resources by name (a
-    missing reference is an error; an absent one means defaults). Without one, at most one
-    resource of each kind may be given and it is used directly.
-    """
-    by_kind: dict[str, dict[str, tuple[str, Any]]] = {}
+
+def _collect(
+    documents: Iterable[tuple[str, Any]],
+) -> tuple[_Resources, list[tuple[str, dict[str, Any]]]]:
+    """Sort resource documents into referable resources and ContentSecurityPolicies."""
+    by_kind: _Resources = {}
     policies: list[tuple[str, dict[str, Any]]] = []
     for source, doc in documents:
         if doc is None:
@@ -436,24 +436,17 @@ def load_policy_documents(documents: Iterable[tuple[str, Any]]) -> ContentSecuri
             by_kind[kind][name] = (where, doc.get("spec") or {})
         else:
             raise PolicyError(f"{source}.kind", f"unsupported kind {kind!r}")
-    if len(policies) > 1:
-        raise PolicyError(policies[1][0], "only one ContentSecurityPolicy per policy bundle")
+    return by_kind, policies
 
-    def resolve(kind: str, ref_name: str | None, ref_path: str) -> tuple[str, Any] | None:
-        found = by_kind.get(kind, {})
-        if ref_name is None:
-            if len(found) > 1:
-                raise PolicyError(ref_path, f"several {kind} resources given, none referenced")
-            return next(iter(found.values()), None)
-        if ref_name not in found:
-            raise PolicyError(ref_path, f"{kind} {ref_name!r} not found")
-        return found[ref_name]
 
+def _bundle(by_kind: _Resources, policy: tuple[str, dict[str, Any]] | None) -> ContentSecurity:
+    """One ContentSecurity: a policy's references pick resources by name (an absent reference
+    means the built-in defaults); without a policy, the single resource of each kind is used."""
     refs: dict[str, str | None] = {k: None for k in (*_LOADERS, "HeaderRewrites")}
     name = "default"
     secured = True
-    if policies:
-        where, csp = policies[0]
+    if policy is not None:
+        where, csp = policy
         name = str((csp.get("metadata") or {}).get("name", "default"))
         spec = csp.get("spec") or {}
         secured = "unsecured" not in spec
@@ -464,14 +457,28 @@ def load_policy_documents(documents: Iterable[tuple[str, Any]]) -> ContentSecuri
             refs[kind] = (sec.get(ref) or {}).get("name")
         refs["DenyRules"] = ((sec.get("filter") or {}).get("denyRulesRef") or {}).get("name")
 
+    def resolve(kind: str, ref_path: str) -> tuple[str, Any] | None:
+        found = by_kind.get(kind, {})
+        ref_name = refs[kind]
+        if ref_name is None:
+            if policy is not None:
+                return None
+            if len(found) > 1:
+                raise PolicyError(ref_path, f"several {kind} resources given, none referenced")
+            return next(iter(found.values()), None)
+        if ref_name not in found:
+            where = f"{policy[0]}.spec.secured.{ref_path}" if policy else ref_path
+            raise PolicyError(where, f"{kind} {ref_name!r} not found")
+        return found[ref_name]
+
     def build(kind: str, ref_path: str) -> Any:
-        found = resolve(kind, refs[kind], ref_path)
+        found = resolve(kind, ref_path)
         if found is None:
             return _LOADERS[kind]({})
         where, spec = found
         return _LOADERS[kind](spec, f"{where}: spec")
 
-    header_rewrites = resolve("HeaderRewrites", refs["HeaderRewrites"], "headerRewritesRef")
+    header_rewrites = resolve("HeaderRewrites", "headerRewritesRef")
     return ContentSecurity(
         parser=build("Parser", "parserRef"),
         limits=build("Limits", "limitsRef"),
@@ -482,8 +489,41 @@ def load_policy_documents(documents: Iterable[tuple[str, Any]]) -> ContentSecuri
     )
 
 
-def load_policy_files(paths: Sequence[str | Path]) -> ContentSecurity:
-    """Load a policy from YAML files holding one or many resource documents."""
+def load_policy_documents(documents: Iterable[tuple[str, Any]]) -> ContentSecurity:
+    """Build one ContentSecurity from resource documents (source name, parsed YAML).
+
+    With a ContentSecurityPolicy among them, its references pick the resources by name (a
+    missing reference is an error; an absent one means defaults). Without one, at most one
+    resource of each kind may be given and it is used directly.
+    """
+    by_kind, policies = _collect(documents)
+    if len(policies) > 1:
+        raise PolicyError(policies[1][0], "only one ContentSecurityPolicy per policy bundle")
+    return _bundle(by_kind, policies[0] if policies else None)
+
+
+def load_policy_set(documents: Iterable[tuple[str, Any]]) -> dict[str, ContentSecurity]:
+    """Named policies from resource documents, as the sidecar serves them to routes.
+
+    Every ContentSecurityPolicy is one policy, named after it, sharing the other resources by
+    reference. Without any, the resources form one policy named "default". A "default" policy
+    always exists: the built-in one unless the documents define it.
+    """
+    by_kind, policies = _collect(documents)
+    if not policies:
+        return {"default": _bundle(by_kind, None)}
+    result: dict[str, ContentSecurity] = {}
+    for policy in policies:
+        bundle = _bundle(by_kind, policy)
+        if bundle.name in result:
+            raise PolicyError(policy[0], f"duplicate ContentSecurityPolicy named {bundle.name!r}")
+        result[bundle.name] = bundle
+    result.setdefault("default", default_policy())
+    return result
+
+
+def read_policy_documents(paths: Sequence[str | Path]) -> list[tuple[str, Any]]:
+    """(source name, parsed document) for every YAML document in the files."""
     documents: list[tuple[str, Any]] = []
     for path in paths:
         try:
@@ -496,4 +536,9 @@ def load_policy_files(paths: Sequence[str | Path]) -> ContentSecurity:
             raise PolicyError(str(path), f"invalid YAML: {exc}") from None
         documents.extend((f"{path}[{i}]" if len(docs) > 1 else str(path), d)
                          for i, d in enumerate(docs))  # fmt: skip
-    return load_policy_documents(documents)
+    return documents
+
+
+def load_policy_files(paths: Sequence[str | Path]) -> ContentSecurity:
+    """Load a policy from YAML files holding one or many resource documents."""
+    return load_policy_documents(read_policy_documents(paths))

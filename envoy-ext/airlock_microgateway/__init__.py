@@ -1,0 +1,1 @@
+"""Envoy ext_proc sidecar and local gateway for the airlock_filters engine."""

@@ -1,0 +1,5 @@
+import sys
+
+from airlock_microgateway.cli import main
+
+sys.exit(main())

@@ -1,0 +1,91 @@
+"""The gRPC side of one sidecar worker: ExternalProcessor/Process and the health service.
+
+The route selects its policy by name through the gRPC initial metadata of the stream
+(`x-airlock-policy`, set per route in the Envoy configuration); a stream without it gets the
+policy named "default".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import grpc
+from envoy.service.ext_proc.v3 import external_processor_pb2 as ep
+from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as ep_grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from airlock_microgateway.observability import Observer
+from airlock_microgateway.policy_store import PolicyStore
+from airlock_microgateway.processor import Processor
+
+POLICY_METADATA = "x-airlock-policy"
+DEFAULT_POLICY = "default"
+SERVICE_NAME = "envoy.service.ext_proc.v3.ExternalProcessor"
+
+log = logging.getLogger(__name__)
+
+
+class ExternalProcessorService(ep_grpc.ExternalProcessorServicer):
+    def __init__(self, store: PolicyStore, observer: Observer) -> None:
+        self.store = store
+        self.observer = observer
+
+    async def Process(
+        self,
+        request_iterator: AsyncIterator[ep.ProcessingRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[ep.ProcessingResponse]:
+        name = DEFAULT_POLICY
+        for key, value in context.invocation_metadata() or ():
+            if key == POLICY_METADATA:
+                name = value if isinstance(value, str) else value.decode()
+        compiled = self.store.current.get(name)
+        if compiled is None:
+            self.observer.failed("unknown_policy", f"route asks for unknown policy {name!r}")
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no policy named {name!r}")
+            return
+        processor = Processor(compiled, self.observer)
+        async for message in request_iterator:
+            try:
+                response = processor.handle(message)
+            except Exception as exc:
+                # Aborting makes Envoy answer 5xx (fail closed); the request never passes.
+                self.observer.failed("processing", f"processing failed: {exc!r}")
+                await context.abort(grpc.StatusCode.INTERNAL, "request processing failed")
+                return
+            yield response
+            if processor.done:
+                return
+
+
+async def serve(
+    address: str,
+    store: PolicyStore,
+    observer: Observer,
+    stop: asyncio.Event,
+    drain_seconds: float = 10.0,
+) -> None:
+    """Serve on `address` (e.g. unix:/run/airlock/extproc-0.sock) until `stop` is set, then
+    report NOT_SERVING, refuse new streams and let the streams in flight finish."""
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", 8 * 2**20),
+            ("grpc.so_reuseport", 0),
+        ]
+    )
+    ep_grpc.add_ExternalProcessorServicer_to_server(
+        ExternalProcessorService(store, observer), server
+    )
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    if server.add_insecure_port(address) == 0 and not address.startswith("unix:"):
+        raise OSError(f"cannot listen on {address}")
+    await server.start()
+    for service in ("", SERVICE_NAME):
+        await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+    await stop.wait()
+    for service in ("", SERVICE_NAME):
+        await health_servicer.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
+    await server.stop(grace=drain_seconds)

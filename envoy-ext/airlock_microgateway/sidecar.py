@@ -1,0 +1,222 @@
+"""The sidecar process: a supervisor and N worker processes, each serving ext_proc on its own
+unix socket (Envoy balances over them), so that one Python interpreter is not the ceiling.
+
+The supervisor compiles the policies once before forking (the workers share the compiled
+Hyperscan databases copy-on-write), restarts a worker that dies, watches the policy files (and
+SIGHUP) and hands a validated new policy set to every worker, serves the summed Prometheus
+metrics of all workers, and on SIGTERM / SIGINT drains the workers and exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from airlock_filters.errors import PolicyError
+from airlock_filters.policy import read_policy_documents
+from airlock_microgateway.observability import Observer
+
+POLL_SECONDS = 1.0
+
+
+def socket_paths(socket_dir: str | Path, workers: int) -> list[str]:
+    return [str(Path(socket_dir) / f"extproc-{i}.sock") for i in range(workers)]
+
+
+@dataclass
+class _Worker:
+    index: int
+    process: Any  # multiprocessing.Process
+    pipe: Connection
+
+
+def _worker_main(index: int, address: str, pipe: Connection, store: Any, drain: float) -> None:
+    """Runs in the forked worker: serve until SIGTERM, take new policy sets from the pipe."""
+    import asyncio
+
+    from airlock_microgateway.service import serve
+
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # reloads come from the supervisor only
+    observer = Observer()
+
+    def take_reloads() -> None:
+        while True:
+            try:
+                documents = pipe.recv()
+            except (EOFError, OSError):
+                return
+            try:
+                if store.replace(documents):
+                    observer.log("info", "policies reloaded", **{"process.worker": index})
+            except PolicyError as exc:  # validated by the supervisor; keep the old set anyway
+                observer.failed("reload", f"policy reload failed: {exc}")
+
+    threading.Thread(target=take_reloads, daemon=True).start()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(address, store, observer, stop, drain)
+
+    asyncio.run(main())
+
+
+class Sidecar:
+    def __init__(
+        self,
+        policy_files: Sequence[str],
+        socket_dir: str,
+        workers: int,
+        metrics_address: tuple[str, int] | None,
+        drain_seconds: float = 10.0,
+    ) -> None:
+        self.policy_files = list(policy_files)
+        self.socket_dir = Path(socket_dir)
+        self.addresses = [f"unix:{p}" for p in socket_paths(socket_dir, workers)]
+        self.metrics_address = metrics_address
+        self.drain_seconds = drain_seconds
+        self.observer = Observer()
+        self._workers: list[_Worker] = []
+        self._stopping = threading.Event()
+        self._reload = threading.Event()
+        self._context = multiprocessing.get_context("fork")
+        self._stamp: tuple[tuple[str, float, int], ...] = ()
+
+    # -- set-up ---------------------------------------------------------------------------------
+
+    def _load(self) -> list[tuple[str, Any]]:
+        self._stamp = self._file_stamp()
+        return read_policy_documents(self.policy_files)
+
+    def _file_stamp(self) -> tuple[tuple[str, float, int], ...]:
+        stamp = []
+        for path in self.policy_files:
+            try:
+                st = os.stat(path)
+                stamp.append((path, st.st_mtime, st.st_size))
+            except OSError:
+                stamp.append((path, 0.0, -1))
+        return tuple(stamp)
+
+    def run(self) -> int:
+        from airlock_microgateway.policy_store import PolicyStore, compile_documents
+
+        try:
+            self.store = PolicyStore(compile_documents(self._load()))
+        except PolicyError as exc:
+            print(f"airlock-microgateway: invalid policy: {exc}", file=sys.stderr)
+            return 2
+        self.socket_dir.mkdir(parents=True, exist_ok=True)
+        for index in range(len(self.addresses)):
+            self._workers.append(self._start_worker(index))
+        if self.metrics_address is not None:
+            self._serve_metrics(*self.metrics_address)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self._stopping.set())
+        signal.signal(signal.SIGHUP, lambda *_: self._reload.set())
+        self.observer.log(
+            "info",
+            "sidecar started",
+            **{"airlock.sockets": self.addresses, "airlock.policies": self._policy_names()},
+        )
+        while not self._stopping.wait(POLL_SECONDS):
+            self._restart_dead_workers()
+            if self._reload.is_set() or self._file_stamp() != self._stamp:
+                self._reload.clear()
+                self._reload_policies()
+        self._drain()
+        return 0
+
+    def _policy_names(self) -> list[str]:
+        return sorted(self.store.current.policies)
+
+    def _start_worker(self, index: int) -> _Worker:
+        address = self.addresses[index]
+        Path(address.removeprefix("unix:")).unlink(missing_ok=True)
+        parent_end, child_end = self._context.Pipe()
+        process = self._context.Process(
+            target=_worker_main,
+            args=(index, address, child_end, self.store, self.drain_seconds),
+            name=f"airlock-sidecar-worker-{index}",
+            daemon=False,
+        )
+        process.start()
+        child_end.close()
+        return _Worker(index, process, parent_end)
+
+    def _serve_metrics(self, host: str, port: int) -> None:
+        from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        start_http_server(port, host, registry=registry)
+
+    # -- running --------------------------------------------------------------------------------
+
+    def _restart_dead_workers(self) -> None:
+        for i, worker in enumerate(self._workers):
+            if worker.process.is_alive():
+                continue
+            self._forget(worker)
+            self.observer.failed(
+                "worker_exit",
+                f"worker {worker.index} exited with {worker.process.exitcode}; restarting it",
+            )
+            self._workers[i] = self._start_worker(worker.index)
+
+    def _forget(self, worker: _Worker) -> None:
+        from prometheus_client import multiprocess
+
+        if worker.process.pid is not None:
+            multiprocess.mark_process_dead(worker.process.pid)
+        worker.pipe.close()
+
+    def _reload_policies(self) -> None:
+        try:
+            documents = self._load()
+            changed = self.store.replace(documents)
+        except PolicyError as exc:
+            self.observer.failed("reload", f"new policy rejected, keeping the current one: {exc}")
+            return
+        if not changed:
+            return
+        for worker in self._workers:
+            # A dead worker is restarted with the new set, which it inherits.
+            with contextlib.suppress(OSError):
+                worker.pipe.send(documents)
+        self.observer.log("info", "policies reloaded", **{"airlock.policies": self._policy_names()})
+
+    def _drain(self) -> None:
+        self.observer.log("info", "sidecar draining")
+        for worker in self._workers:
+            if worker.process.is_alive():
+                os.kill(worker.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.drain_seconds + 5
+        for worker in self._workers:
+            worker.process.join(max(0.0, deadline - time.monotonic()))
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+            self._forget(worker)
+        self.observer.log("info", "sidecar stopped")
+
+
+def prepare_metrics_dir(path: Path) -> None:
+    """prometheus_client reads PROMETHEUS_MULTIPROC_DIR when it is first imported: call this
+    before anything imports it."""
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
