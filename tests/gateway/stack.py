@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from airlock_filters.policy import load_policy_set, read_policy_documents
 from airlock_microgateway.demo_upstream import EchoUpstream
 from airlock_microgateway.envoy_config import Route, Upstream, build_bootstrap
 from airlock_microgateway.gateway import envoy_binary, free_port
 from airlock_microgateway.header_rewrites import HeaderRewrites
 from airlock_microgateway.sidecar import socket_paths
-
-from airlock_filters.policy import load_policy_set, read_policy_documents
 
 START_SECONDS = 300  # the very first sidecar start compiles the rules (cached afterwards)
 

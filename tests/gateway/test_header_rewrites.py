@@ -17,6 +17,10 @@ from typing import Any
 
 import pytest
 import yaml
+
+from airlock_filters.errors import PolicyError
+from airlock_filters.policy import RequestContext
+from airlock_filters.resources import HEADER_REWRITES_SPEC
 from airlock_microgateway.header_rewrites import (
     ALTERNATIVE_FORWARDED_HEADERS,
     STANDARD_REQUEST_HEADERS,
@@ -25,10 +29,6 @@ from airlock_microgateway.header_rewrites import (
     apply_changes,
     challenge_schemes,
 )
-
-from airlock_filters.errors import PolicyError
-from airlock_filters.policy import RequestContext
-from airlock_filters.resources import HEADER_REWRITES_SPEC
 
 REFERENCE = Path("/work/shared/airlock-api-reference/headerrewrites.microgateway.airlock.com.yaml")
 ENVOY = Path(__file__).resolve().parents[2] / ".venv/lib/python3.11/site-packages/envoy/_bin/envoy"

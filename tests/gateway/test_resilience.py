@@ -1,0 +1,125 @@
+"""Fail closed, recover by itself, reload policies under load without a wrong answer.
+Real Envoy, real sidecar processes, real upstream."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .stack import Stack, wait_for
+
+RULE = """
+apiVersion: microgateway.airlock.com/v1alpha1
+kind: DenyRules
+metadata: {name: rules}
+spec:
+  request:
+    custom:
+      rules:
+        - ruleKey: NO_PARAM
+          blockData: {parameter: {name: {matcher: {exact: %s}}}}
+"""
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(RULE % "debug")
+    running = Stack(tmp_path, [policy]).start()
+    yield running
+    running.stop()
+
+
+def test_sidecar_down_fails_closed_and_recovers(stack: Stack) -> None:
+    with stack.client() as client:
+        assert client.get("/before").status_code == 200
+        stack.kill_sidecar()
+        m = uuid.uuid4().hex
+        statuses = {client.get(f"/down?m={m}&i={i}").status_code for i in range(20)}
+        assert statuses and all(500 <= s < 600 for s in statuses), statuses
+        assert not [s for s in stack.upstream.seen if m in s.target]
+
+        stack.start_sidecar()
+        stack.wait_healthy()
+        assert client.get("/after").status_code == 200
+        assert client.get("/after?q=<script>alert(1)</script>").status_code == 400
+
+
+def test_a_dead_worker_is_replaced(stack: Stack) -> None:
+    assert stack.sidecar is not None
+    workers = _children(stack.sidecar.pid)
+    assert len(workers) == stack.workers
+    os.kill(workers[0], signal.SIGKILL)
+    wait_for(lambda: len(set(_children(stack.sidecar.pid)) - {workers[0]}) == stack.workers,
+             30, "replacement worker")  # fmt: skip
+    stack.wait_healthy()
+    with stack.client() as client:
+        assert all(client.get(f"/x?i={i}").status_code == 200 for i in range(10))
+        assert client.get("/x?debug=1").status_code == 400
+
+
+def test_reload_under_load_misjudges_nothing(stack: Stack) -> None:
+    """Rewrite the policy file again and again (and once with a broken one) while clients
+    send requests whose verdict is the same under every version; then check the last version
+    is in force."""
+    policy = Path(stack.policy_files[0])
+    stop = threading.Event()
+    results: Counter[str] = Counter()
+    wrong: list[str] = []
+
+    def client_loop(n: int) -> None:
+        with httpx.Client(base_url=stack.url, timeout=30) as client:
+            i = 0
+            while not stop.is_set():
+                i += 1
+                attack = i % 3 == 0
+                path = "/q?x=<script>alert(1)</script>" if attack else f"/q?c={n}&i={i}"
+                try:
+                    status = client.get(path).status_code
+                except httpx.HTTPError as exc:
+                    wrong.append(f"{path}: {exc!r}")
+                    continue
+                expected = 400 if attack else 200
+                results[str(status)] += 1
+                if status != expected:
+                    wrong.append(f"{path}: {status}")
+
+    threads = [threading.Thread(target=client_loop, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        for version in ["trace", "verbose", "broken", "dump", "trace2"]:
+            time.sleep(1.5)
+            if version == "broken":
+                policy.write_text("kind: DenyRules\n  this is: [not yaml")
+            else:
+                policy.write_text(RULE % version)
+            os.kill(stack.sidecar.pid, signal.SIGHUP)  # type: ignore[union-attr]
+        time.sleep(2)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert not wrong, wrong[:10]
+    assert results["200"] > 50 and results["400"] > 20
+    log = stack.sidecar_lines()
+    assert any("new policy rejected" in x["message"] for x in log)
+    with stack.client() as client:
+        wait_for(lambda: client.get("/x?trace2=1").status_code == 400, 20, "last policy")
+        assert client.get("/x?debug=1").status_code == 200  # the first version is gone
+
+
+def _children(pid: int) -> list[int]:
+    import subprocess
+
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
