@@ -1,5 +1,6 @@
 # Set-up and checks for a fresh Debian machine (run as root, or with sudo available).
-#   make demo   - inspect the sample requests with the built-in default policy
+#   make demo   - the local gateway (Envoy + filter sidecar) on 127.0.0.1:8080 in front of a demo
+#                 echo upstream, with the built-in default policy (Ctrl-C stops it)
 #   make test   - install everything, lint, type-check, run the whole test suite
 
 PYTHON ?= python3
@@ -27,7 +28,7 @@ airlock_filters/.built: $(BIN)/.installed airlock_filters/_scanner_c.pyx airlock
 	touch $@
 
 demo: airlock_filters/.built
-	$(BIN)/airlock-filters inspect --explain airlock_filters/samples/requests.jsonl
+	$(BIN)/airlock-microgateway run
 
 lint: airlock_filters/.built
 	$(BIN)/ruff check .

@@ -173,8 +173,8 @@ def test_chunked_upload_reaches_upstream(stack: Stack) -> None:
 def test_chunked_attack_is_blocked(stack: Stack) -> None:
     m = marker()
     parts = [b'{"note": "', m.encode(), b'", "q": "1 UNION SELECT password ', b'FROM users --"}']
-    status, _ = _chunked_post(stack, "/api/chunked", parts, "application/json")
-    assert status == 400
+    status, body = _chunked_post(stack, "/api/chunked", parts, "application/json")
+    assert status == 400, body
     assert seen_with(stack, m) == []
 
 
