@@ -123,3 +123,62 @@ def _children(pid: int) -> list[int]:
 
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
     return [int(p) for p in out.stdout.split()]
+
+
+def test_slow_sidecar_fails_closed(tmp_path: Path) -> None:
+    """A processor that answers after Envoy's message timeout: 5xx, and the upstream sees
+    nothing. (A stand-in ext_proc server, since ours is not slow on purpose.)"""
+    import asyncio
+
+    import grpc
+    from envoy.service.ext_proc.v3 import external_processor_pb2 as ep
+    from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as ep_grpc
+    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+    class Slow(ep_grpc.ExternalProcessorServicer):
+        async def Process(self, request_iterator, context):
+            async for _ in request_iterator:
+                await asyncio.sleep(5)  # beyond the 2 s message timeout
+                yield ep.ProcessingResponse(request_headers=ep.HeadersResponse())
+
+    stack = Stack(tmp_path, workers=1)
+    ready = threading.Event()
+    stop_server: list = []
+
+    def serve() -> None:
+        async def main() -> None:
+            server = grpc.aio.server()
+            ep_grpc.add_ExternalProcessorServicer_to_server(Slow(), server)
+            checker = health.aio.HealthServicer()
+            health_pb2_grpc.add_HealthServicer_to_server(checker, server)
+            stack.socket_dir.mkdir(parents=True, exist_ok=True)
+            server.add_insecure_port(f"unix:{stack.socket_dir}/extproc-0.sock")
+            await server.start()
+            await checker.set(
+                "envoy.service.ext_proc.v3.ExternalProcessor",
+                health_pb2.HealthCheckResponse.SERVING,
+            )
+            done = asyncio.Event()
+            stop_server.append((asyncio.get_running_loop(), done))
+            ready.set()
+            await done.wait()
+            await server.stop(0)
+
+        asyncio.run(main())
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        assert ready.wait(30)
+        stack.start_envoy()
+        stack.wait_healthy()
+        m = uuid.uuid4().hex
+        with stack.client() as client:
+            reply = client.get(f"/slow?m={m}")
+        assert 500 <= reply.status_code < 600
+        assert not [s for s in stack.upstream.seen if m in s.target]
+    finally:
+        for loop, done in stop_server:
+            loop.call_soon_threadsafe(done.set)
+        thread.join(30)
+        stack.stop()
