@@ -182,3 +182,40 @@ def test_slow_sidecar_fails_closed(tmp_path: Path) -> None:
             loop.call_soon_threadsafe(done.set)
         thread.join(30)
         stack.stop()
+
+
+def test_sigterm_drains_requests_in_flight(stack: Stack) -> None:
+    """A chunked upload is in flight when the sidecar gets SIGTERM: its worker stops taking new
+    streams but lets this one finish, so the upload is judged and reaches the upstream."""
+    import http.client
+
+    assert stack.sidecar is not None
+    m = uuid.uuid4().hex
+    sent_first = threading.Event()
+
+    def parts() -> Iterator[bytes]:
+        yield b'{"note": "'
+        sent_first.set()
+        time.sleep(2)  # SIGTERM arrives meanwhile
+        yield m.encode() + b'"}'
+
+    result: list[int] = []
+
+    def upload() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
+        connection.request("POST", "/drain", body=parts(),
+                           headers={"Content-Type": "application/json"}, encode_chunked=True)  # fmt: skip
+        result.append(connection.getresponse().status)
+        connection.close()
+
+    thread = threading.Thread(target=upload)
+    thread.start()
+    assert sent_first.wait(10)
+    time.sleep(0.3)
+    stack.sidecar.send_signal(signal.SIGTERM)
+    thread.join(30)
+    assert result == [200]
+    assert [s for s in stack.upstream.seen if m.encode() in s.body]
+    assert stack.sidecar.wait(30) == 0
+    lines = [x["message"] for x in stack.sidecar_lines()]
+    assert "sidecar draining" in lines and "sidecar stopped" in lines
