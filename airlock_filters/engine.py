@@ -41,6 +41,7 @@ from airlock_filters.request import (
     PATH,
     RAW,
     SEGMENT,
+    VARIANTS,
     Field,
     Request,
     slot,
@@ -77,6 +78,24 @@ _SLOT_BITS = {kind: tuple(1 << slot(kind, v) for v in (RAW, NORM, MARKUP)) for k
 
 def _bits(kinds: Iterable[int], variants: Iterable[int]) -> int:
     return sum(1 << slot(k, v) for k in kinds for v in variants)
+
+
+# Groups of patterns compiled into separate databases of the Hyperscan scanner: a value is
+# scanned only by the databases whose patterns can apply to it. Most patterns look at decoded
+# user data; the few for raw forms, the path and protocol headers need not cost every value a
+# pass through all the others. Strict rules and custom rules have groups of their own, so that
+# levels and custom rules change masks only, never what the built-in groups compile to.
+_LIGHT_SLOTS = _bits(KINDS, (RAW,)) | _bits((PATH, META), VARIANTS)
+_LIGHT, _DATA, _MIXED, _STRICT, _CUSTOM = range(5)
+
+
+def _group(rule: Rule) -> int:
+    if rule.level == "Strict":
+        return _STRICT
+    reach = _bits(rule.kinds, rule.variants)
+    if not reach & ~_LIGHT_SLOTS:
+        return _LIGHT
+    return _MIXED if reach & _LIGHT_SLOTS else _DATA
 
 
 def selector_matches(sel: FieldSelector, fld: Field, ctx: RequestContext) -> bool:
@@ -123,6 +142,7 @@ class Engine:
         self.policy = policy or default_policy()
         deny = self.policy.deny_rules
         patterns: list[tuple[bytes, int, int]] = []
+        groups: list[int] = []
         entries: list[_Entry] = []
         self._markup_kinds = 0
         for rule in rules:
@@ -132,6 +152,7 @@ class Engine:
             flags = (CASELESS if rule.caseless else 0) | (DOTALL if rule.dotall else 0)
             expression = widen_whitespace(rule.pattern).encode()
             patterns.append((expression, flags, _bits(kinds, rule.variants)))
+            groups.append(_group(rule))
             entries.append(_Entry(rule, None, patterns[-1][0], flags))
             if MARKUP in rule.variants:
                 self._markup_kinds |= sum(1 << k for k in kinds)
@@ -147,12 +168,13 @@ class Engine:
             expression = widen_whitespace(matcher.pattern()).encode()
             selected = _SELECTOR_KINDS[custom.block_data.kind]
             patterns.append((expression, flags, _bits(selected, (NORM,))))
+            groups.append(_CUSTOM)
             entries.append(_Entry(None, custom, patterns[-1][0], flags))
         self._entries = entries
         self.patterns = patterns  # (expression, flags, mask) as given to the scanner
         self._masks = [mask for _, _, mask in patterns]
         self._checks = [c for c in checks if self._active(c.key, c.level, c.kind)]
-        self.scanner = build_scanner(patterns, implementation)
+        self.scanner = build_scanner(patterns, implementation, groups)
 
     def _active(self, key: str, level: str, kind: int) -> bool:
         if not self.policy.secured:

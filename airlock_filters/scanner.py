@@ -3,10 +3,14 @@
 `AIRLOCK_FILTERS_NO_EXTENSIONS=1` forces the pure-Python twin. Patterns Hyperscan refuses are
 scanned by RE2 beside it, with a warning naming them.
 
+The Hyperscan scanner searches most patterns in all values at once, joined into one buffer
+(see `airlock_filters._seal`), and splits the patterns into databases by the groups the caller
+gives, so that a value is scanned only by databases with patterns that can apply to it.
+
 Compiling a few hundred rich patterns takes Hyperscan many seconds, so compiled databases are
 kept on disk (`AIRLOCK_FILTERS_CACHE_DIR`, default `~/.cache/airlock-filters`), keyed by the
-expressions, flags and Hyperscan version; masks are not part of a database, so policies that
-differ only in levels and overrides share one.
+expressions, flags, groups and Hyperscan version; masks are not part of a database, so policies
+that differ only in levels and overrides share them.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from airlock_filters import _scanner_py
+from airlock_filters._seal import seal
 
 log = logging.getLogger(__name__)
 
@@ -95,47 +100,84 @@ def cache_dir() -> Path:
     return Path(base) / "airlock-filters"
 
 
-def _cache_key(patterns: Sequence[tuple[bytes, int, int]], version: str) -> str:
-    digest = hashlib.sha256(version.encode())
-    for expression, flags, _ in patterns:
-        digest.update(b"%d:%d:" % (flags, len(expression)))
+# Bumped when the layout of a cache file changes, so that old files are not misread.
+_CACHE_FORMAT = b"databases-2"
+
+
+def _cache_key(
+    patterns: Sequence[tuple[bytes, int, int]], groups: Sequence[int], version: str
+) -> str:
+    digest = hashlib.sha256(_CACHE_FORMAT + b":" + version.encode())
+    for (expression, flags, _), group in zip(patterns, groups, strict=True):
+        digest.update(b"%d:%d:%d:" % (flags, group, len(expression)))
         digest.update(expression)
     return digest.hexdigest()
 
 
-def _compile_cached(patterns: Sequence[tuple[bytes, int, int]], compiled: Any) -> Any:
+def _compile_cached(
+    patterns: Sequence[tuple[bytes, int, int]], groups: Sequence[int], compiled: Any
+) -> Any:
     """A Hyperscan scanner, from the on-disk cache when these patterns were compiled before."""
     from airlock_filters import _scanner_c
 
-    key = _cache_key(patterns, _scanner_c.HYPERSCAN_VERSION)
+    key = _cache_key(patterns, groups, _scanner_c.HYPERSCAN_VERSION)
     path = cache_dir() / f"{key}.hsdb"
     try:
         data = path.read_bytes()
         meta_length = int.from_bytes(data[:4], "big")
-        rejected = json.loads(data[4 : 4 + meta_length])["rejected"]
-        return compiled(patterns, serialized=data[4 + meta_length :], rejected=rejected)
-    except (OSError, ValueError, KeyError):
+        meta = json.loads(data[4 : 4 + meta_length])
+        serialized: list[bytes | None] = []
+        at = 4 + meta_length
+        for size in meta["sizes"]:
+            serialized.append(None if size is None else data[at : at + size])
+            at += size or 0
+        return compiled(patterns, groups, serialized=serialized, rejected=meta["rejected"])
+    except (OSError, ValueError, KeyError, TypeError):
         pass  # not cached yet, or unreadable: compile
-    scanner = compiled(patterns)
-    serialized = scanner.serialize()
-    if serialized is not None:
-        meta = json.dumps({"rejected": scanner.rejected}).encode()
+    scanner = compiled(patterns, groups)
+    databases = scanner.serialize()
+    if any(databases):
+        sizes = [None if db is None else len(db) for db in databases]
+        meta = json.dumps({"rejected": scanner.rejected, "sizes": sizes}).encode()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # Written aside and renamed, so a concurrent reader never sees half a database.
             with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
-                tmp.write(len(meta).to_bytes(4, "big") + meta + serialized)
+                tmp.write(len(meta).to_bytes(4, "big") + meta + b"".join(filter(None, databases)))
             os.replace(tmp.name, path)
         except OSError as exc:
             log.debug("cannot cache the compiled database in %s: %s", path.parent, exc)
     return scanner
 
 
+def _sealed(patterns: Sequence[tuple[bytes, int, int]]) -> list[tuple[bytes, int, int]]:
+    """The patterns as the Hyperscan scanner takes them: sealed and flagged JOINED if possible."""
+    from airlock_filters import _scanner_c
+
+    out = []
+    for expression, flags, mask in patterns:
+        sealed = seal(expression, dotall=bool(flags & DOTALL))
+        if sealed is None:
+            out.append((expression, flags, mask))
+        else:
+            out.append((sealed, flags | _scanner_c.JOINED, mask))
+    return out
+
+
 class HybridScanner:
     """Hyperscan for what it takes, RE2 for the rest; results as if one scanner."""
 
-    def __init__(self, patterns: Sequence[tuple[bytes, int, int]], compiled: type) -> None:
-        self._hs = _compile_cached(patterns, compiled)
+    def __init__(
+        self,
+        patterns: Sequence[tuple[bytes, int, int]],
+        compiled: type,
+        groups: Sequence[int] | None = None,
+    ) -> None:
+        from airlock_filters import _scanner_c
+
+        groups = [0] * len(patterns) if groups is None else list(groups)
+        given = _sealed(patterns)
+        self._hs = _compile_cached(given, groups, compiled)
         self._fallback_ids = list(self._hs.rejected)
         for index in self._fallback_ids:
             reason = getattr(self._hs, "rejected_reasons", {}).get(index, "rejected")
@@ -146,6 +188,16 @@ class HybridScanner:
                 patterns[index][0],
             )
         self._re2 = _scanner_py.Scanner([patterns[i] for i in self._fallback_ids])
+        # A value holding a frame byte cannot join a buffer; the engine never makes one (its
+        # values are UTF-8), so the RE2 search of the joined patterns in it is built on demand.
+        refused = set(self._fallback_ids)
+        self._joined_ids = [
+            i
+            for i, (_, flags, _) in enumerate(given)
+            if flags & _scanner_c.JOINED and i not in refused
+        ]
+        self._joined_patterns = [patterns[i] for i in self._joined_ids]
+        self._re2_joined: _scanner_py.Scanner | None = None
         self._size = len(patterns)
 
     def __len__(self) -> int:
@@ -155,20 +207,34 @@ class HybridScanner:
         return int(self._hs.database_size())
 
     def scan(self, values: Sequence[bytes], bits: Sequence[int]) -> list[tuple[int, int]]:
-        hits = self._hs.scan(values, bits)
+        skipped: list[int] = []
+        hits = self._hs.scan(values, bits, skipped)
         if self._fallback_ids:
             hits.extend((self._fallback_ids[p], v) for p, v in self._re2.scan(values, bits))
+        if skipped:
+            if self._re2_joined is None:
+                self._re2_joined = _scanner_py.Scanner(self._joined_patterns)
+            found = self._re2_joined.scan([values[v] for v in skipped], [bits[v] for v in skipped])
+            hits.extend((self._joined_ids[p], skipped[v]) for p, v in found)
+        if self._fallback_ids or skipped:
             hits.sort()
         return hits
 
 
 def build_scanner(
-    patterns: Sequence[tuple[bytes, int, int]], implementation: str | None = None
+    patterns: Sequence[tuple[bytes, int, int]],
+    implementation: str | None = None,
+    groups: Sequence[int] | None = None,
 ) -> ScannerProtocol:
-    """A scanner over (expression, flags, mask) patterns; `implementation` forces one."""
+    """A scanner over (expression, flags, mask) patterns; `implementation` forces one.
+
+    `groups` (one small int per pattern) splits the compiled scanner's patterns into databases:
+    a value is scanned only by the databases whose patterns' masks meet its bits, so patterns
+    that apply to different slots are best grouped apart. It changes no result.
+    """
     implementation = implementation or IMPLEMENTATION
     if implementation == "re2":
         return _scanner_py.Scanner(patterns)
     if _COMPILED is None:
         raise RuntimeError("the Hyperscan scanner extension is not available")
-    return HybridScanner(patterns, _COMPILED)
+    return HybridScanner(patterns, _COMPILED, groups)
