@@ -23,7 +23,8 @@ $(BIN)/.installed: pyproject.toml setup.py | system-deps
 	touch $@
 
 # The extension is rebuilt whenever its sources change (the editable install does not notice).
-airlock_filters/.built: $(BIN)/.installed airlock_filters/_scanner_c.pyx airlock_filters/_hs.pxd
+airlock_filters/.built: $(BIN)/.installed airlock_filters/_scanner_c.pyx airlock_filters/_hs.pxd \
+		airlock_filters/_prepare_c.pyx
 	$(BIN)/python setup.py -q build_ext --inplace
 	touch $@
 

@@ -1,7 +1,8 @@
-"""Builds the Hyperscan scanner extension when the Hyperscan library is available.
+"""Builds the compiled twins: the field preparation always, the Hyperscan scanner when the
+Hyperscan library is available.
 
-Without it (or with AIRLOCK_FILTERS_NO_EXTENSIONS=1) the package installs as pure Python and
-uses the pyre2 twin of the scanner.
+Without them (AIRLOCK_FILTERS_NO_EXTENSIONS=1, or no Cython / Hyperscan) the package installs
+as pure Python and uses the pure twins (the pyre2 scanner).
 """
 
 import os
@@ -26,21 +27,31 @@ def _pkg_config(*args: str) -> list[str]:
 def _extensions() -> list[Extension]:
     if os.environ.get("AIRLOCK_FILTERS_NO_EXTENSIONS"):
         return []
+    try:
+        from Cython.Build import cythonize
+    except ImportError:
+        return []
+    extensions = [
+        Extension(
+            "airlock_filters._prepare_c",
+            ["airlock_filters/_prepare_c.pyx"],
+            extra_compile_args=["-O2"],
+        )
+    ]
     cflags = _pkg_config("--cflags")
     libs = _pkg_config("--libs")
-    if not libs:
-        return []
-    from Cython.Build import cythonize
-
-    ext = Extension(
-        "airlock_filters._scanner_c",
-        ["airlock_filters/_scanner_c.pyx"],
-        include_dirs=[f[2:] for f in cflags if f.startswith("-I")],
-        library_dirs=[f[2:] for f in libs if f.startswith("-L")],
-        libraries=[f[2:] for f in libs if f.startswith("-l")],
-        extra_compile_args=["-O2"],
-    )
-    return cythonize([ext], language_level=3)
+    if libs:
+        extensions.append(
+            Extension(
+                "airlock_filters._scanner_c",
+                ["airlock_filters/_scanner_c.pyx"],
+                include_dirs=[f[2:] for f in cflags if f.startswith("-I")],
+                library_dirs=[f[2:] for f in libs if f.startswith("-L")],
+                libraries=[f[2:] for f in libs if f.startswith("-l")],
+                extra_compile_args=["-O2"],
+            )
+        )
+    return cythonize(extensions, language_level=3)
 
 
 setup(ext_modules=_extensions())

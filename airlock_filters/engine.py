@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,6 @@ from airlock_filters import decision as d
 from airlock_filters._scanner_py import compile_pattern
 from airlock_filters.errors import LimitExceeded, ParseError
 from airlock_filters.jsonpath import jsonpath_matches
-from airlock_filters.normalize import html_decode, normalize
 from airlock_filters.parsers import ParsedRequest, parse_request
 from airlock_filters.policy import (
     LEVEL_RANK,
@@ -29,6 +27,7 @@ from airlock_filters.policy import (
     RequestContext,
     default_policy,
 )
+from airlock_filters.prepare import scan_input
 from airlock_filters.request import (
     FIELD_TYPE,
     HEADER,
@@ -67,13 +66,6 @@ class _Entry:
     custom: CustomRule | None
     expression: bytes
     flags: int
-
-
-# Characters some normalization step acts on; a value without any is its own normal form.
-_PLAIN = re.compile(r"[%&\\\x00-\x08\x0b\x0c\x0e-\x1f\x7f]").search
-
-# Per kind: the slot bits of its RAW, NORM and MARKUP forms.
-_SLOT_BITS = {kind: tuple(1 << slot(kind, v) for v in (RAW, NORM, MARKUP)) for kind in KINDS}
 
 
 def _bits(kinds: Iterable[int], variants: Iterable[int]) -> int:
@@ -215,50 +207,8 @@ class Engine:
         self, fields: list[Field]
     ) -> tuple[list[bytes], list[int], list[list[tuple[int, int]]]]:
         """The distinct byte strings to scan, their combined slot bits, and for each the
-        (field index, slot bits) it stands for. Repeated values (JSON keys of a list of records,
-        flags like `true`) are scanned once."""
-        index_of: dict[str, int] = {}
-        values: list[bytes] = []
-        bits: list[int] = []
-        owners: list[list[tuple[int, int]]] = []
-        for index, fld in enumerate(fields):
-            raw_bit, norm_bit, markup_bit = _SLOT_BITS[fld.kind]
-            value = fld.value
-            if (not fld.encoded or fld.raw == value) and _PLAIN(value) is None:
-                # Nothing to decode: every form is the value itself, scanned once.
-                forms = [(value, (raw_bit if fld.encoded else 0) | norm_bit | markup_bit)]
-            else:
-                forms = self._forms(fld, raw_bit, norm_bit, markup_bit)
-            for text, mask in forms:
-                at = index_of.get(text)
-                if at is None:
-                    index_of[text] = len(values)
-                    values.append(text.encode("utf-8", "surrogatepass"))
-                    bits.append(mask)
-                    owners.append([(index, mask)])
-                else:
-                    bits[at] |= mask
-                    owners[at].append((index, mask))
-        return values, bits, owners
-
-    def _forms(
-        self, fld: Field, raw_bit: int, norm_bit: int, markup_bit: int
-    ) -> list[tuple[str, int]]:
-        """The raw, normalized and markup-decoded forms of a field that are not the same."""
-        norm = normalize(fld.value)
-        forms = []
-        if fld.encoded and fld.raw != norm:
-            forms.append((fld.raw, raw_bit))
-        elif fld.encoded:
-            norm_bit |= raw_bit
-        if self._markup_kinds & (1 << fld.kind):
-            markup = html_decode(norm)
-            if markup != norm:
-                forms.append((markup, markup_bit))
-            else:
-                norm_bit |= markup_bit
-        forms.append((norm, norm_bit))
-        return forms
+        (field index, slot bits) it stands for (`airlock_filters.prepare`)."""
+        return scan_input(fields, self._markup_kinds)
 
     def _scan(self, parsed: ParsedRequest) -> list[d.Match]:
         fields = parsed.fields

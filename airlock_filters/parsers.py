@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from airlock_filters.errors import LimitExceeded, ParseError
-from airlock_filters.jsonpath import canonical_key, jsonpath_matches
 from airlock_filters.normalize import decode_utf8, normalize_path, percent_decode
 from airlock_filters.policy import ContentSecurity, Limits, RequestContext
-from airlock_filters.request import HEADER, JSON, META, PARAM, PATH, SEGMENT, Field, Request
+from airlock_filters.prepare import Pairs, json_document_fields
+from airlock_filters.request import HEADER, META, PARAM, PATH, SEGMENT, Field, Request
 
 # Headers with a fixed grammar: injection rules do not look at them (see request.META).
 META_HEADERS = frozenset(
@@ -290,12 +291,12 @@ def json_fields(body: bytes, limits: Limits, ctx: RequestContext) -> list[Field]
     except UnicodeDecodeError as exc:
         raise ParseError(f"JSON body is not valid UTF-8 (byte {exc.start})") from None
 
-    def pairs_hook(pairs: list[tuple[str, Any]]) -> _Pairs:
+    def pairs_hook(pairs: list[tuple[str, Any]]) -> Pairs:
         if limits.enabled and len(pairs) > limits.json_key_count:
             raise LimitExceeded(
                 "json.keyCount", f"JSON object with more than {limits.json_key_count} keys"
             )
-        return _Pairs(pairs)  # kept as pairs: duplicate keys must all be inspected
+        return Pairs(pairs)  # kept as pairs: duplicate keys must all be inspected
 
     try:
         document = json.loads(text, object_pairs_hook=pairs_hook)
@@ -312,86 +313,18 @@ def json_fields(body: bytes, limits: Limits, ctx: RequestContext) -> list[Field]
         for e in limits.exceptions
         if e.json_path is not None and (e.conditions is None or e.conditions(ctx))
     ]
-    walker = _JsonWalker(limits, exempt_patterns)
-    if isinstance(document, list):  # objects are lists of pairs too
-        walker.walk(document, "$")
-    else:
-        walker.leaf(document, "$")
-    return walker.fields
+    enabled = limits.enabled
+    return json_document_fields(
+        document,
+        limits.json_key_length if enabled else _UNLIMITED,
+        limits.json_value_length if enabled else _UNLIMITED,
+        limits.json_element_count if enabled else _UNLIMITED,
+        limits.json_nesting_depth if enabled else _UNLIMITED,
+        exempt_patterns,
+    )
 
 
-_UNLIMITED = float("inf")
-
-
-class _JsonWalker:
-    """Turns a parsed document into fields, checking key/value lengths and the element count."""
-
-    def __init__(self, limits: Limits, exempt_patterns: list[str]) -> None:
-        enabled = limits.enabled
-        self.key_length = limits.json_key_length if enabled else _UNLIMITED
-        self.value_length = limits.json_value_length if enabled else _UNLIMITED
-        self.element_count = limits.json_element_count if enabled else _UNLIMITED
-        self.nesting_depth = limits.json_nesting_depth if enabled else _UNLIMITED
-        self.exempt_patterns = exempt_patterns
-        self.elements = 0
-        self.fields: list[Field] = []
-
-    def exempt(self, path: str) -> bool:
-        return any(jsonpath_matches(p, path) for p in self.exempt_patterns)
-
-    def walk(self, node: Any, path: str, depth: int = 0) -> None:
-        """Fields of a container; scalars are handled inline, as most nodes are leaves."""
-        if depth >= self.nesting_depth:
-            raise LimitExceeded(
-                "json.nestingDepth", f"JSON nesting deeper than {self.nesting_depth}", path[:128]
-            )
-        self._count(len(node))
-        fields = self.fields
-        if isinstance(node, _Pairs):
-            for key, value in node:
-                child = canonical_key(path, key)
-                if len(key) > self.key_length and not self.exempt(child):
-                    raise LimitExceeded(
-                        "json.keyLength", f"JSON key longer than {self.key_length}", child[:128]
-                    )
-                fields.append(Field(JSON, child, key, key, "Key", True, False))
-                if isinstance(value, list):
-                    self.walk(value, child, depth + 1)
-                else:
-                    self.leaf(value, child)
-        else:
-            for index, value in enumerate(node):
-                child = f"{path}[{index}]"
-                if isinstance(value, list):
-                    self.walk(value, child, depth + 1)
-                else:
-                    self.leaf(value, child)
-
-    def leaf(self, node: Any, path: str) -> None:
-        if isinstance(node, str):
-            text = node
-        elif node is None:
-            text = "null"
-        elif node is True or node is False:
-            text = "true" if node else "false"
-        else:
-            text = repr(node)
-        if len(text) > self.value_length and not self.exempt(path):
-            raise LimitExceeded(
-                "json.valueLength", f"JSON value longer than {self.value_length}", path[:128]
-            )
-        self.fields.append(Field(JSON, path, text, text, "JSON", False, False))
-
-    def _count(self, members: int) -> None:
-        self.elements += members
-        if self.elements > self.element_count:
-            raise LimitExceeded(
-                "json.elementCount", f"JSON document with more than {self.element_count} elements"
-            )
-
-
-class _Pairs(list[tuple[str, Any]]):
-    """Marks an object's key/value pairs apart from an array of 2-element lists."""
+_UNLIMITED = sys.maxsize
 
 
 # --- multipart --------------------------------------------------------------------------------

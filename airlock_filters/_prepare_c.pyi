@@ -1,0 +1,21 @@
+"""Type stub for the compiled per-field hot loops built from `_prepare_c.pyx`."""
+
+from typing import Any
+
+from airlock_filters.request import Field
+
+def scan_input(
+    fields: list[Field], markup_kinds: int
+) -> tuple[list[bytes], list[int], list[list[tuple[int, int]]]]:
+    """The distinct byte strings to scan, their combined slot bits, and for each the
+    (field index, slot bits) it stands for (see the pure twin, `_prepare_py`)."""
+
+def json_document_fields(
+    document: Any,
+    key_length: int,
+    value_length: int,
+    element_count: int,
+    nesting_depth: int,
+    exempt_patterns: list[str],
+) -> list[Field]:
+    """The fields of a document parsed with `Pairs` for objects (see the pure twin)."""

@@ -1,0 +1,172 @@
+# cython: language_level=3, embedsignature=True
+"""Compiled twin of the per-field hot loops (pure twin: `_prepare_py.py`).
+
+Same functions, same results; they run over every field of every request. Fields that need
+decoding take the pure twin's `field_forms`, and limit errors its wording.
+"""
+
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.unicode cimport PyUnicode_AsEncodedString
+
+from airlock_filters._prepare_py import SLOT_BITS, Pairs, field_forms
+from airlock_filters.errors import LimitExceeded
+from airlock_filters.jsonpath import canonical_key, jsonpath_matches
+from airlock_filters.request import JSON, Field
+
+
+cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object text)
+    const char *PyUnicode_DATA(object text)
+
+
+cdef inline bint _plain(str value):
+    """No normalization step acts on `value` (no `%`, `&`, `\\` or control character but tab
+    and line breaks): it is its own normal form. The pure twin's `_PLAIN`, without a regex."""
+    cdef Py_UCS4 char
+    for char in value:
+        if char == u"%" or char == u"&" or char == u"\\" or char == 0x7F:
+            return False
+        if char < 0x20 and char != 0x09 and char != 0x0A and char != 0x0D:
+            return False
+    return True
+
+
+cdef inline bytes _encode(str text):
+    # ASCII text is its own UTF-8: copied without the codec machinery.
+    if PyUnicode_IS_ASCII(text):
+        return PyBytes_FromStringAndSize(PyUnicode_DATA(text), len(text))
+    return PyUnicode_AsEncodedString(text, b"utf-8", b"surrogatepass")
+
+
+def scan_input(list fields, markup_kinds):
+    """The distinct byte strings to scan, their combined slot bits, and for each the
+    (field index, slot bits) it stands for (see the pure twin)."""
+    cdef dict index_of = {}
+    cdef list values = []
+    cdef list bits = []
+    cdef list owners = []
+    cdef Py_ssize_t index
+    cdef tuple slot_bits
+    cdef str value
+    cdef bint encoded
+    cdef object at
+    for index in range(len(fields)):
+        fld = fields[index]
+        slot_bits = SLOT_BITS[fld.kind]
+        value = fld.value
+        encoded = fld.encoded
+        if (not encoded or fld.raw == value) and _plain(value):
+            mask = slot_bits[1] | slot_bits[2]
+            if encoded:
+                mask |= slot_bits[0]
+            forms = ((value, mask),)
+        else:
+            forms = field_forms(fld, markup_kinds)
+        for text, mask in forms:
+            at = index_of.get(text)
+            if at is None:
+                index_of[text] = len(values)
+                values.append(_encode(text))
+                bits.append(mask)
+                owners.append([(index, mask)])
+            else:
+                bits[<Py_ssize_t>at] |= mask
+                (<list>owners[<Py_ssize_t>at]).append((index, mask))
+    return values, bits, owners
+
+
+def json_document_fields(document, Py_ssize_t key_length, Py_ssize_t value_length,
+                         Py_ssize_t element_count, Py_ssize_t nesting_depth,
+                         list exempt_patterns):
+    """The fields of a document parsed with `Pairs` for objects (see the pure twin)."""
+    cdef _JsonWalker walker = _JsonWalker(key_length, value_length, element_count,
+                                          nesting_depth, exempt_patterns)
+    if isinstance(document, list):  # objects are lists of pairs too
+        walker.walk(document, "$", 0)
+    else:
+        walker.leaf(document, "$")
+    return walker.fields
+
+
+cdef class _JsonWalker:
+    cdef Py_ssize_t key_length
+    cdef Py_ssize_t value_length
+    cdef Py_ssize_t element_count
+    cdef Py_ssize_t nesting_depth
+    cdef Py_ssize_t elements
+    cdef list exempt_patterns
+    cdef list fields
+    # Key -> its path step: documents repeat the same keys in every record.
+    cdef dict steps
+
+    def __init__(self, Py_ssize_t key_length, Py_ssize_t value_length,
+                 Py_ssize_t element_count, Py_ssize_t nesting_depth, list exempt_patterns):
+        self.key_length = key_length
+        self.value_length = value_length
+        self.element_count = element_count
+        self.nesting_depth = nesting_depth
+        self.exempt_patterns = exempt_patterns
+        self.elements = 0
+        self.fields = []
+        self.steps = {}
+
+    cdef bint exempt(self, str path) except -1:
+        return any(jsonpath_matches(p, path) for p in self.exempt_patterns)
+
+    cdef int walk(self, object node, str path, Py_ssize_t depth) except -1:
+        # `object`: a typed `list` argument would refuse `Pairs`, a list subclass.
+        cdef list items = <list>node
+        cdef Py_ssize_t index
+        cdef str key
+        cdef str child
+        if depth >= self.nesting_depth:
+            raise LimitExceeded(
+                "json.nestingDepth", f"JSON nesting deeper than {self.nesting_depth}", path[:128]
+            )
+        self.elements += len(items)
+        if self.elements > self.element_count:
+            raise LimitExceeded(
+                "json.elementCount", f"JSON document with more than {self.element_count} elements"
+            )
+        if isinstance(node, Pairs):
+            for key, value in items:
+                step = self.steps.get(key)
+                if step is None:
+                    step = canonical_key("", key)
+                    self.steps[key] = step
+                child = path + <str>step
+                if len(key) > self.key_length and not self.exempt(child):
+                    raise LimitExceeded(
+                        "json.keyLength", f"JSON key longer than {self.key_length}", child[:128]
+                    )
+                self.fields.append(Field(JSON, child, key, key, "Key", True, False))
+                if isinstance(value, list):
+                    self.walk(value, child, depth + 1)
+                else:
+                    self.leaf(value, child)
+        else:
+            for index in range(len(items)):
+                value = items[index]
+                child = f"{path}[{index}]"
+                if isinstance(value, list):
+                    self.walk(value, child, depth + 1)
+                else:
+                    self.leaf(value, child)
+        return 0
+
+    cdef int leaf(self, node, str path) except -1:
+        cdef str text
+        if isinstance(node, str):
+            text = node
+        elif node is None:
+            text = "null"
+        elif node is True or node is False:
+            text = "true" if node else "false"
+        else:
+            text = repr(node)
+        if len(text) > self.value_length and not self.exempt(path):
+            raise LimitExceeded(
+                "json.valueLength", f"JSON value longer than {self.value_length}", path[:128]
+            )
+        self.fields.append(Field(JSON, path, text, text, "JSON", False, False))
+        return 0
