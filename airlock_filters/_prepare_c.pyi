@@ -19,3 +19,6 @@ def json_document_fields(
     exempt_patterns: list[str],
 ) -> list[Field]:
     """The fields of a document parsed with `Pairs` for objects (see the pure twin)."""
+
+def fields_by_kind(fields: list[Field]) -> dict[int, list[Field]]:
+    """The fields of each kind present, in request order."""

@@ -75,6 +75,28 @@ def scan_input(list fields, markup_kinds):
     return values, bits, owners
 
 
+def fields_by_kind(list fields):
+    """The fields of each kind present, in request order."""
+    cdef dict by_kind = {}
+    cdef list same
+    cdef object last_kind = None
+    cdef list last = None
+    for fld in fields:
+        kind = fld.kind
+        # Fields come in runs of one kind (headers, then parameters, ...).
+        if last is not None and kind == last_kind:
+            last.append(fld)
+            continue
+        same = by_kind.get(kind)
+        if same is None:
+            same = []
+            by_kind[kind] = same
+        same.append(fld)
+        last_kind = kind
+        last = same
+    return by_kind
+
+
 def json_document_fields(document, Py_ssize_t key_length, Py_ssize_t value_length,
                          Py_ssize_t element_count, Py_ssize_t nesting_depth,
                          list exempt_patterns):

@@ -3,7 +3,8 @@
 - `json_document_fields` turns a parsed JSON document into fields, checking the JSON limits;
 - `scan_input` turns the fields of a request into what the scanner takes: the distinct byte
   strings to scan, the slot bits of each, and which fields (with which slot bits) each stands
-  for.
+  for;
+- `fields_by_kind` sorts the fields by kind for the structural checks.
 
 Both run over every field of every request, so they are kept lean.
 """
@@ -166,3 +167,11 @@ class _JsonWalker:
                 "json.valueLength", f"JSON value longer than {self.value_length}", path[:128]
             )
         self.fields.append(Field(JSON, path, text, text, "JSON", False, False))
+
+
+def fields_by_kind(fields: list[Field]) -> dict[int, list[Field]]:
+    """The fields of each kind present, in request order."""
+    by_kind: dict[int, list[Field]] = {}
+    for fld in fields:
+        by_kind.setdefault(fld.kind, []).append(fld)
+    return by_kind

@@ -16,7 +16,7 @@ from typing import Any
 from airlock_filters.errors import LimitExceeded, ParseError
 from airlock_filters.normalize import decode_utf8, normalize_path, percent_decode
 from airlock_filters.policy import ContentSecurity, Limits, RequestContext
-from airlock_filters.prepare import Pairs, json_document_fields
+from airlock_filters.prepare import Pairs, fields_by_kind, json_document_fields
 from airlock_filters.request import HEADER, META, PARAM, PATH, SEGMENT, Field, Request
 
 # Headers with a fixed grammar: injection rules do not look at them (see request.META).
@@ -95,9 +95,7 @@ class ParsedRequest:
     def of_kind(self, kind: int) -> list[Field]:
         """The fields of one kind, so a check about headers need not walk a JSON document."""
         if self._by_kind is None:
-            self._by_kind = {}
-            for fld in self.fields:
-                self._by_kind.setdefault(fld.kind, []).append(fld)
+            self._by_kind = fields_by_kind(self.fields)
         return self._by_kind.get(kind, [])
 
 
@@ -349,12 +347,12 @@ def multipart_fields(body: bytes, boundary: bytes, counter: _ParamCounter) -> li
         following = _find_delimiter(body, boundary, end)
         if following is None:
             raise ParseError("multipart body not terminated by its closing boundary")
-        part = body[end : following[0]]
-        split = _HEADER_END_RE.search(part)
+        # Searched in place: a file part can be megabytes that are never looked at again.
+        split = _HEADER_END_RE.search(body, end, following[0])
         if split is None:
             raise ParseError("multipart part without end of headers")
-        headers = part[: split.start()].decode("utf-8", "replace")
-        out.extend(_multipart_part(headers, part[split.end() :], counter))
+        headers = body[end : split.start()].decode("utf-8", "replace")
+        out.extend(_multipart_part(headers, body, split.end(), following[0], counter))
         found = following
 
 
@@ -391,7 +389,10 @@ def _find_delimiter(body: bytes, boundary: bytes, position: int) -> tuple[int, i
 _HEADER_END_RE = re.compile(rb"\r?\n\r?\n")
 
 
-def _multipart_part(headers: str, content: bytes, counter: _ParamCounter) -> list[Field]:
+def _multipart_part(
+    headers: str, body: bytes, start: int, stop: int, counter: _ParamCounter
+) -> list[Field]:
+    """The fields of the part whose headers are `headers` and content `body[start:stop]`."""
     disposition = ""
     for line in headers.splitlines():
         key, _, value = line.partition(":")
@@ -413,7 +414,7 @@ def _multipart_part(headers: str, content: bytes, counter: _ParamCounter) -> lis
         counter.add(name, filename, name, "Post")
         out.append(Field(PARAM, name, filename, filename, "FileName", encoded=False))
         return out
-    value = decode_utf8(content)
+    value = decode_utf8(body[start:stop])
     counter.add(name, value, name, "Post")
     out.append(Field(PARAM, name, name, name, "Post", is_name=True, encoded=False))
     out.append(Field(PARAM, name, value, value, "Post", encoded=False))

@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 Pairs = _prepare_py.Pairs
 scan_input = _prepare_py.scan_input
 json_document_fields = _prepare_py.json_document_fields
+fields_by_kind = _prepare_py.fields_by_kind
 IMPLEMENTATION = "python"
 
 if not os.environ.get("AIRLOCK_FILTERS_NO_EXTENSIONS"):
@@ -25,6 +26,7 @@ if not os.environ.get("AIRLOCK_FILTERS_NO_EXTENSIONS"):
     else:
         scan_input = _prepare_c.scan_input
         json_document_fields = _prepare_c.json_document_fields
+        fields_by_kind = _prepare_c.fields_by_kind
         IMPLEMENTATION = "compiled"
 
-__all__ = ["IMPLEMENTATION", "Pairs", "json_document_fields", "scan_input"]
+__all__ = ["IMPLEMENTATION", "Pairs", "fields_by_kind", "json_document_fields", "scan_input"]

@@ -233,3 +233,21 @@ def test_json_twins_agree(document: Any) -> None:
         except LimitExceeded as exc:
             outcomes.append((exc.limit, exc.detail, exc.name))
     assert outcomes[0] == outcomes[1]
+
+
+def test_fields_by_kind(twin: ModuleType) -> None:
+    fields = [
+        Field(PARAM, "a", "1", "1"),
+        Field(HEADER, "b", "2", "2"),
+        Field(PARAM, "c", "3", "3"),
+        Field(PARAM, "d", "4", "4"),
+        Field(JSON, "$", "5", "5"),
+    ]
+    by_kind = twin.fields_by_kind(fields)
+    assert by_kind == {
+        PARAM: [fields[0], fields[2], fields[3]],
+        HEADER: [fields[1]],
+        JSON: [fields[4]],
+    }
+    assert list(by_kind) == [PARAM, HEADER, JSON]
+    assert twin.fields_by_kind([]) == {}

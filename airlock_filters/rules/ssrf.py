@@ -184,9 +184,12 @@ def _url_parts(url: str) -> tuple[str, str, int | None] | None:
 
 
 def _values(parsed: ParsedRequest, kind: int) -> Iterator[tuple[Field, str]]:
+    """Normalized values that may hold a URL: every check here needs a `//` in it, and only a
+    value with a slash or a percent escape can have one once normalized."""
     for fld in parsed.of_kind(kind):
-        if not fld.is_name:
-            yield fld, normalize(fld.value)
+        value = fld.value
+        if not fld.is_name and ("/" in value or "%" in value):
+            yield fld, normalize(value)
 
 
 def _lookalike_hosts(request: Request, parsed: ParsedRequest, kind: int) -> Iterator[Finding]:
