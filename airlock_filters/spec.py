@@ -7,9 +7,11 @@ CRDs and the engine can never disagree about names, enums or defaults.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from airlock_filters.errors import PolicyError
@@ -339,3 +341,205 @@ def _kind(value: Any) -> str:
     if isinstance(value, Mapping):
         return "object"
     return type(value).__name__
+
+
+# --- Additions for the CRDs: embedded Kubernetes types, maps, keyed lists, CEL rules, docs ------
+
+
+class Opaque(Schema):
+    """A value of an embedded Kubernetes type (Volume, Affinity, ResourceRequirements, ...).
+
+    Such values are passed on unchanged into the objects the operator creates, where the API
+    server validates them against their own schema; declaring them field by field here would
+    copy thousands of lines of upstream API that then drift. Only the fields named in `fields`
+    (for example the key of a list map) are declared and checked; all others are kept through
+    pruning by `x-kubernetes-preserve-unknown-fields`.
+    """
+
+    def __init__(
+        self,
+        holds: str,
+        type: str = "object",
+        fields: Mapping[str, Schema] | None = None,
+        required: Sequence[str] = (),
+        default: Any = None,
+        description: str = "",
+    ) -> None:
+        if type not in ("object", "array"):
+            raise ValueError(f"Opaque holds an object or an array, not {type!r}")
+        self.holds = holds
+        self.type = type
+        self.fields = dict(fields or {})
+        self.required = list(required)
+        self.default = default
+        note = f"Holds a Kubernetes {holds}, passed on as written." if holds else ""
+        self.description = " ".join(part for part in (description, note) if part)
+
+    def load(self, value: Any, path: str) -> Any:
+        if self.type == "object":
+            if not isinstance(value, Mapping):
+                raise PolicyError(path, f"must be an object, got {_kind(value)}")
+            for key in self.required:
+                if key not in value:
+                    raise PolicyError(_join(path, key), "required field is missing")
+            out = copy.deepcopy(dict(value))
+            for key, schema in self.fields.items():
+                if key in value and value[key] is not None:
+                    out[key] = schema.load(value[key], _join(path, key))
+            return out
+        if not isinstance(value, list):
+            raise PolicyError(path, f"must be a list, got {_kind(value)}")
+        return copy.deepcopy(value)
+
+    def default_value(self) -> Any:
+        return _MISSING if self.default is None else copy.deepcopy(self.default)
+
+    def openapi(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type}
+        if self.type == "array":
+            # A structural array needs an item schema; the items are kept as written too.
+            out["items"] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+        else:
+            out["x-kubernetes-preserve-unknown-fields"] = True
+            if self.fields:
+                out["properties"] = {k: s.openapi() for k, s in self.fields.items()}
+            if self.required:
+                out["required"] = list(self.required)
+        if self.default is not None:
+            out["default"] = copy.deepcopy(self.default)
+        return self._doc(out)
+
+
+class Map(Schema):
+    """A string-keyed map with values of one schema (labels, annotations, node selectors)."""
+
+    def __init__(
+        self, values: Schema, max_properties: int | None = None, description: str = ""
+    ) -> None:
+        self.values = values
+        self.max_properties = max_properties
+        self.description = description
+
+    def load(self, value: Any, path: str) -> dict[str, Any]:
+        if not isinstance(value, Mapping):
+            raise PolicyError(path, f"must be an object, got {_kind(value)}")
+        if self.max_properties is not None and len(value) > self.max_properties:
+            raise PolicyError(path, f"must have at most {self.max_properties} entries")
+        return {str(k): self.values.load(v, _join(path, str(k))) for k, v in value.items()}
+
+    def openapi(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "object", "additionalProperties": self.values.openapi()}
+        if self.max_properties is not None:
+            # Also bounds the cost of CEL rules over the map, which the API server estimates.
+            out["maxProperties"] = self.max_properties
+        return self._doc(out)
+
+
+class KeyedList(Array):
+    """A list whose items are told apart by key fields (a Kubernetes list map).
+
+    The API server merges such lists item by item; duplicates of a key are rejected here as
+    the API server rejects them.
+    """
+
+    def __init__(self, items: Schema, keys: Sequence[str], **kwargs: Any) -> None:
+        super().__init__(items, **kwargs)
+        self.keys = list(keys)
+
+    def load(self, value: Any, path: str) -> list[Any]:
+        items = super().load(value, path)
+        seen: set[tuple[Any, ...]] = set()
+        for i, item in enumerate(items):
+            key = tuple(item.get(k) for k in self.keys)
+            if key in seen:
+                raise PolicyError(f"{path}[{i}]", f"duplicate {'/'.join(self.keys)} {key!r}")
+            seen.add(key)
+        return items
+
+    def openapi(self) -> dict[str, Any]:
+        out = super().openapi()
+        out["x-kubernetes-list-type"] = "map"
+        out["x-kubernetes-list-map-keys"] = list(self.keys)
+        return out
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A CEL validation rule for the API server and its Python twin for `load()`.
+
+    `check` sees the loaded value (defaults filled in, as the API server defaults before it
+    validates); it is None for transition rules (`oldSelf`), which only the API server can
+    evaluate. `field` names the sub-field the error is reported on.
+    """
+
+    cel: str
+    message: str
+    check: Callable[[Any], bool] | None
+    field: str = ""
+
+
+class Checked(Schema):
+    """Another schema with extra rules that its own keywords cannot express."""
+
+    def __init__(self, inner: Schema, rules: Sequence[Rule]) -> None:
+        self.inner = inner
+        self.rules = list(rules)
+
+    @property
+    def description(self) -> str:
+        return self.inner.description
+
+    @description.setter
+    def description(self, text: str) -> None:
+        self.inner.description = text
+
+    def load(self, value: Any, path: str) -> Any:
+        loaded = self.inner.load(value, path)
+        for rule in self.rules:
+            if rule.check is not None and not rule.check(loaded):
+                raise PolicyError(_join(path, rule.field) if rule.field else path, rule.message)
+        return loaded
+
+    def default_value(self) -> Any:
+        return self.inner.default_value()
+
+    def openapi(self) -> dict[str, Any]:
+        out = self.inner.openapi()
+        out.setdefault("x-kubernetes-validations", []).extend(
+            {"rule": rule.cel, "message": rule.message} for rule in self.rules
+        )
+        return out
+
+
+def children(schema: Schema) -> list[tuple[str, Schema]]:
+    """The named sub-schemas of a schema: object fields, and `[]` for list items."""
+    if isinstance(schema, Checked):
+        return children(schema.inner)
+    if isinstance(schema, Object | Opaque):
+        return list(schema.fields.items())
+    if isinstance(schema, Array):
+        return [("[]", schema.items)]
+    if isinstance(schema, Map):
+        return [("{}", schema.values)]
+    return []
+
+
+def document(schema: Schema, by_path: Mapping[str, str], by_name: Mapping[str, str]) -> None:
+    """Give fields without a description one, for `kubectl explain` and the CRD reference.
+
+    `by_path` is looked up first with dotted paths from the schema root (list items are `[]`,
+    as in `request.custom.rules[].ruleKey`), then `by_name` by the field name alone, for names
+    such as `matcher` or `requestConditions` that mean the same wherever they occur. Existing
+    descriptions win, so a schema written with descriptions keeps them.
+    """
+
+    def walk(node: Schema, path: str) -> None:
+        for name, child in children(node):
+            child_path = f"{path}{name}" if name in ("[]", "{}") else _join(path, name)
+            if not child.description:
+                text = by_path.get(child_path) or by_name.get(name, "")
+                if text:
+                    child.description = text
+            walk(child, child_path)
+
+    walk(schema, "")

@@ -1,0 +1,1 @@
+"""The operator of the Airlock-compatible WAF gateway: CRDs now, the kopf controllers later."""
