@@ -24,7 +24,7 @@ $(BIN)/.installed: pyproject.toml setup.py | system-deps
 
 # The extension is rebuilt whenever its sources change (the editable install does not notice).
 airlock_filters/.built: $(BIN)/.installed airlock_filters/_scanner_c.pyx airlock_filters/_hs.pxd \
-		airlock_filters/_prepare_c.pyx
+		airlock_filters/_prepare_c.pyx airlock_filters/_field_c.pyx airlock_filters/_field_c.pxd
 	$(BIN)/python setup.py -q build_ext --inplace
 	touch $@
 

@@ -1,4 +1,4 @@
-"""Builds the compiled twins: the field preparation always, the Hyperscan scanner when the
+"""Builds the compiled twins: `Field` and the per-field loops always, the Hyperscan scanner when the
 Hyperscan library is available.
 
 Without them (AIRLOCK_FILTERS_NO_EXTENSIONS=1, or no Cython / Hyperscan) the package installs
@@ -33,10 +33,9 @@ def _extensions() -> list[Extension]:
         return []
     extensions = [
         Extension(
-            "airlock_filters._prepare_c",
-            ["airlock_filters/_prepare_c.pyx"],
-            extra_compile_args=["-O2"],
+            f"airlock_filters.{name}", [f"airlock_filters/{name}.pyx"], extra_compile_args=["-O2"]
         )
+        for name in ("_field_c", "_prepare_c")
     ]
     cflags = _pkg_config("--cflags")
     libs = _pkg_config("--libs")

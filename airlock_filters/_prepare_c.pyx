@@ -2,16 +2,20 @@
 """Compiled twin of the per-field hot loops (pure twin: `_prepare_py.py`).
 
 Same functions, same results; they run over every field of every request. Fields that need
-decoding take the pure twin's `field_forms`, and limit errors its wording.
+decoding take the pure twin's `field_forms`, and limit errors its wording. Fields are the
+compiled twin's (`_field_c`), read and made without Python calls; `airlock_filters.request`
+selects both twins together.
 """
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.unicode cimport PyUnicode_AsEncodedString
 
+from airlock_filters._field_c cimport Field, make_field
+
 from airlock_filters._prepare_py import SLOT_BITS, Pairs, field_forms
 from airlock_filters.errors import LimitExceeded
 from airlock_filters.jsonpath import canonical_key, jsonpath_matches
-from airlock_filters.request import JSON, Field
+from airlock_filters.request import JSON
 
 
 cdef extern from "Python.h":
@@ -38,9 +42,26 @@ cdef inline bytes _encode(str text):
     return PyUnicode_AsEncodedString(text, b"utf-8", b"surrogatepass")
 
 
+# Per kind: the bits of all its forms, and of all but RAW (for a value not URL-encoded).
+cdef dict _PLAIN_BITS = {k: (b[0] | b[1] | b[2], b[1] | b[2]) for k, b in SLOT_BITS.items()}
+
+
+cdef inline void _add(dict index_of, list values, list bits, list owners, str text,
+                      Py_ssize_t index, object mask) except *:
+    at = index_of.get(text)
+    if at is None:
+        index_of[text] = len(values)
+        values.append(_encode(text))
+        bits.append(mask)
+        owners.append([(index, mask)])
+    else:
+        bits[<Py_ssize_t>at] |= mask
+        (<list>owners[<Py_ssize_t>at]).append((index, mask))
+
+
 def scan_input(list fields, markup_kinds):
     """The distinct byte strings to scan, their combined slot bits, and for each the
-    (field index, slot bits) it stands for (see the pure twin)."""
+    (field index, slot bits) it stands for (see the pure twin). Takes compiled Fields."""
     cdef dict index_of = {}
     cdef list values = []
     cdef list bits = []
@@ -48,30 +69,19 @@ def scan_input(list fields, markup_kinds):
     cdef Py_ssize_t index
     cdef tuple slot_bits
     cdef str value
-    cdef bint encoded
-    cdef object at
+    cdef Field fld
+    cdef dict plain_bits = _PLAIN_BITS
     for index in range(len(fields)):
-        fld = fields[index]
-        slot_bits = SLOT_BITS[fld.kind]
+        fld = <Field?>fields[index]
         value = fld.value
-        encoded = fld.encoded
-        if (not encoded or fld.raw == value) and _plain(value):
-            mask = slot_bits[1] | slot_bits[2]
-            if encoded:
-                mask |= slot_bits[0]
-            forms = ((value, mask),)
+        if (not fld.encoded or fld.raw == value) and _plain(value):
+            # Nothing to decode: every form is the value itself, scanned once.
+            slot_bits = <tuple>plain_bits[fld.kind]
+            _add(index_of, values, bits, owners, value, index,
+                 slot_bits[0] if fld.encoded else slot_bits[1])
         else:
-            forms = field_forms(fld, markup_kinds)
-        for text, mask in forms:
-            at = index_of.get(text)
-            if at is None:
-                index_of[text] = len(values)
-                values.append(_encode(text))
-                bits.append(mask)
-                owners.append([(index, mask)])
-            else:
-                bits[<Py_ssize_t>at] |= mask
-                (<list>owners[<Py_ssize_t>at]).append((index, mask))
+            for text, mask in field_forms(fld, markup_kinds):
+                _add(index_of, values, bits, owners, text, index, mask)
     return values, bits, owners
 
 
@@ -81,7 +91,9 @@ def fields_by_kind(list fields):
     cdef list same
     cdef object last_kind = None
     cdef list last = None
-    for fld in fields:
+    cdef Field fld
+    for item in fields:
+        fld = <Field?>item
         kind = fld.kind
         # Fields come in runs of one kind (headers, then parameters, ...).
         if last is not None and kind == last_kind:
@@ -161,7 +173,7 @@ cdef class _JsonWalker:
                     raise LimitExceeded(
                         "json.keyLength", f"JSON key longer than {self.key_length}", child[:128]
                     )
-                self.fields.append(Field(JSON, child, key, key, "Key", True, False))
+                self.fields.append(make_field(JSON, child, key, key, "Key", True, False))
                 if isinstance(value, list):
                     self.walk(value, child, depth + 1)
                 else:
@@ -190,5 +202,5 @@ cdef class _JsonWalker:
             raise LimitExceeded(
                 "json.valueLength", f"JSON value longer than {self.value_length}", path[:128]
             )
-        self.fields.append(Field(JSON, path, text, text, "JSON", False, False))
+        self.fields.append(make_field(JSON, path, text, text, "JSON", False, False))
         return 0

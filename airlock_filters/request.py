@@ -4,8 +4,32 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
+import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from airlock_filters import _field_py
+from airlock_filters._field_py import FIELD_TYPES
+
+
+def _select_field() -> type:
+    """The compiled `Field`, or the pure dataclass with AIRLOCK_FILTERS_NO_EXTENSIONS=1 or
+    without the extension; both behave the same."""
+    if os.environ.get("AIRLOCK_FILTERS_NO_EXTENSIONS"):
+        return _field_py.Field
+    try:
+        from airlock_filters import _field_c
+    except ImportError as exc:
+        logging.getLogger(__name__).warning("compiled Field unavailable (%s)", exc)
+        return _field_py.Field
+    return _field_c.Field
+
+
+if TYPE_CHECKING:
+    from airlock_filters._field_py import Field
+else:
+    Field = _select_field()  # one named piece of a request, in the form the parser produced
 
 # Internal field kinds. Each maps to one API field type (`FIELD_TYPE`) used by overrides and
 # exceptions; headers are split so injection rules skip structured protocol headers
@@ -17,14 +41,7 @@ JSON = 3
 HEADER = 4  # headers carrying free data: cookies, User-Agent, Referer, custom headers
 META = 5  # standard protocol headers with a fixed grammar
 KINDS = (PATH, SEGMENT, PARAM, JSON, HEADER, META)
-FIELD_TYPE = {
-    PATH: "Path",
-    SEGMENT: "PathSegment",
-    PARAM: "Parameter",
-    JSON: "JSON",
-    HEADER: "Header",
-    META: "Header",
-}
+FIELD_TYPE = dict(zip(KINDS, FIELD_TYPES, strict=True))
 
 # The forms a value is matched in.
 RAW = 0  # as received (still percent-encoded where the protocol encodes)
@@ -36,25 +53,6 @@ VARIANTS = (RAW, NORM, MARKUP)
 def slot(kind: int, variant: int) -> int:
     """Bit position of a (kind, variant) pair in a pattern's mask."""
     return kind * len(VARIANTS) + variant
-
-
-@dataclass(slots=True)
-class Field:
-    """One named piece of a request, in the form the parser produced."""
-
-    kind: int
-    name: str  # header / parameter / cookie name, JSON path, segment index; "" for the path
-    value: str  # decoded once by the parser (what the application will see)
-    raw: str  # as received
-    source: str = ""  # Query | Post | Cookie | Header | Multipart | FileName | Key
-    is_name: bool = False  # the field carries a parameter or key *name*, not a value
-    # `raw` is URL-encoded (path, query, form, cookie): only then do percent-encoding
-    # anomalies in it mean anything; a multipart or JSON value may say "100%" literally.
-    encoded: bool = True
-
-    @property
-    def type(self) -> str:
-        return FIELD_TYPE[self.kind]
 
 
 @dataclass(slots=True)
