@@ -69,8 +69,12 @@ class Request:
     def header(self, name: str) -> str | None:
         """First value of a header, case-insensitively."""
         lowered = name.lower()
+        # Lengths first, as checks ask for headers many times per request. Lower-casing keeps
+        # the length of any name that lower-cases to ASCII, so for an ASCII name nothing is
+        # missed (`İ` grows, but into a non-ASCII pair).
+        size = len(lowered) if lowered.isascii() else -1
         for key, value in self.headers:
-            if key.lower() == lowered:
+            if (size < 0 or len(key) == size) and key.lower() == lowered:
                 return value
         return None
 

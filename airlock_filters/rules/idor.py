@@ -23,16 +23,19 @@ _NEGATIVE = re2.compile(r"\A\s*-[0-9]+\s*\z")
 
 
 @functools.lru_cache(maxsize=4096)
-def _is_id_name(name: str, kind: int) -> bool:
+def _is_id_param(name: str) -> bool:
+    return _ID_NAME.search(name) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_id_path(path: str) -> bool:
     # A JSON path names its key last: `$.orders[0].customerId`.
-    last = name.rsplit(".", 1)[-1] if kind == JSON else name
-    return _ID_NAME.search(last) is not None
+    return _ID_NAME.search(path.rsplit(".", 1)[-1]) is not None
 
 
-def _id_values(parsed: ParsedRequest, kind: int) -> Iterator[Field]:
-    for fld in parsed.of_kind(kind):
-        if not fld.is_name and _is_id_name(fld.name, kind):
-            yield fld
+def _id_values(parsed: ParsedRequest, kind: int) -> list[Field]:
+    is_id = _is_id_path if kind == JSON else _is_id_param
+    return [fld for fld in parsed.of_kind(kind) if not fld.is_name and is_id(fld.name)]
 
 
 def _wildcard(kind: int) -> Callable[[Request, ParsedRequest], Iterator[Finding]]:

@@ -12,6 +12,7 @@ what follows looks like code: an argument that is a variable, a string literal o
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 
@@ -337,6 +338,12 @@ _SESSION_FILE_RE = re.compile(r"(?:\A|[/\\])sess_[a-z0-9,-]{20,}\Z", re.IGNORECA
 _UPLOAD_HEADERS = frozenset({"xfilename", "xfile", "xuploadfilename", "filename", "xfilepath"})
 
 
+@functools.lru_cache(maxsize=1024)
+def _upload_header(name: str) -> bool:
+    # Cached: every header of every request is asked, by several checks, and names repeat.
+    return re.sub(r"[-_.]", "", name.lower()) in _UPLOAD_HEADERS
+
+
 def _upload_names(
     kind: int, pattern: re.Pattern[str]
 ) -> Callable[[Request, ParsedRequest], Iterator[Finding]]:
@@ -348,7 +355,7 @@ def _upload_names(
                 continue
             if kind == PARAM and fld.source != "FileName":
                 continue
-            if kind == HEADER and re.sub(r"[-_.]", "", fld.name.lower()) not in _UPLOAD_HEADERS:
+            if kind == HEADER and not _upload_header(fld.name):
                 continue
             if pattern.search(fld.value.strip()):
                 yield fld, fld.value
