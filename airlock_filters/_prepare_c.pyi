@@ -22,3 +22,6 @@ def json_document_fields(
 
 def fields_by_kind(fields: list[Field]) -> dict[int, list[Field]]:
     """The fields of each kind present, in request order."""
+
+def split_names(fields: list[Field]) -> tuple[list[Field], list[Field]]:
+    """The fields that carry a name, and those that carry a value, in request order."""

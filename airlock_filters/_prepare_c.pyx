@@ -109,6 +109,20 @@ def fields_by_kind(list fields):
     return by_kind
 
 
+def split_names(list fields):
+    """The fields that carry a name, and those that carry a value, in request order."""
+    cdef list names = []
+    cdef list values = []
+    cdef Field fld
+    for item in fields:
+        fld = <Field?>item
+        if fld.is_name:
+            names.append(fld)
+        else:
+            values.append(fld)
+    return names, values
+
+
 def json_document_fields(document, Py_ssize_t key_length, Py_ssize_t value_length,
                          Py_ssize_t element_count, Py_ssize_t nesting_depth,
                          list exempt_patterns):

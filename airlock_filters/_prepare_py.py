@@ -4,7 +4,7 @@
 - `scan_input` turns the fields of a request into what the scanner takes: the distinct byte
   strings to scan, the slot bits of each, and which fields (with which slot bits) each stands
   for;
-- `fields_by_kind` sorts the fields by kind for the structural checks.
+- `fields_by_kind` and `split_names` sort the fields for the structural checks.
 
 Both run over every field of every request, so they are kept lean.
 """
@@ -175,3 +175,12 @@ def fields_by_kind(fields: list[Field]) -> dict[int, list[Field]]:
     for fld in fields:
         by_kind.setdefault(fld.kind, []).append(fld)
     return by_kind
+
+
+def split_names(fields: list[Field]) -> tuple[list[Field], list[Field]]:
+    """The fields that carry a name, and those that carry a value, in request order."""
+    names: list[Field] = []
+    values: list[Field] = []
+    for fld in fields:
+        (names if fld.is_name else values).append(fld)
+    return names, values

@@ -16,7 +16,7 @@ from typing import Any
 from airlock_filters.errors import LimitExceeded, ParseError
 from airlock_filters.normalize import decode_utf8, normalize_path, percent_decode
 from airlock_filters.policy import ContentSecurity, Limits, RequestContext
-from airlock_filters.prepare import Pairs, fields_by_kind, json_document_fields
+from airlock_filters.prepare import Pairs, fields_by_kind, json_document_fields, split_names
 from airlock_filters.request import HEADER, META, PARAM, PATH, SEGMENT, Field, Request
 
 # Headers with a fixed grammar: injection rules do not look at them (see request.META).
@@ -91,12 +91,29 @@ class ParsedRequest:
     context: RequestContext
     body_parser: str | None = None
     _by_kind: dict[int, list[Field]] | None = field(default=None, init=False, repr=False)
+    _split: dict[int, tuple[list[Field], list[Field]]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def of_kind(self, kind: int) -> list[Field]:
         """The fields of one kind, so a check about headers need not walk a JSON document."""
         if self._by_kind is None:
             self._by_kind = fields_by_kind(self.fields)
         return self._by_kind.get(kind, [])
+
+    def names_of(self, kind: int) -> list[Field]:
+        """The fields of one kind that carry a name (parameter, cookie or JSON key)."""
+        return self._names_and_values(kind)[0]
+
+    def values_of(self, kind: int) -> list[Field]:
+        """The fields of one kind that carry a value."""
+        return self._names_and_values(kind)[1]
+
+    def _names_and_values(self, kind: int) -> tuple[list[Field], list[Field]]:
+        split = self._split.get(kind)
+        if split is None:
+            split = self._split[kind] = split_names(self.of_kind(kind))
+        return split
 
 
 def media_type(request: Request, default: str) -> str:

@@ -16,6 +16,7 @@ Pairs = _prepare_py.Pairs
 scan_input = _prepare_py.scan_input
 json_document_fields = _prepare_py.json_document_fields
 fields_by_kind = _prepare_py.fields_by_kind
+split_names = _prepare_py.split_names
 IMPLEMENTATION = "python"
 
 if not os.environ.get("AIRLOCK_FILTERS_NO_EXTENSIONS"):
@@ -27,6 +28,14 @@ if not os.environ.get("AIRLOCK_FILTERS_NO_EXTENSIONS"):
         scan_input = _prepare_c.scan_input
         json_document_fields = _prepare_c.json_document_fields
         fields_by_kind = _prepare_c.fields_by_kind
+        split_names = _prepare_c.split_names
         IMPLEMENTATION = "compiled"
 
-__all__ = ["IMPLEMENTATION", "Pairs", "fields_by_kind", "json_document_fields", "scan_input"]
+__all__ = [
+    "IMPLEMENTATION",
+    "Pairs",
+    "fields_by_kind",
+    "json_document_fields",
+    "scan_input",
+    "split_names",
+]

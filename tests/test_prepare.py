@@ -251,3 +251,14 @@ def test_fields_by_kind(twin: ModuleType) -> None:
     }
     assert list(by_kind) == [PARAM, HEADER, JSON]
     assert twin.fields_by_kind([]) == {}
+
+
+def test_split_names(twin: ModuleType) -> None:
+    fields = [
+        Field(PARAM, "a", "a", "a", "Query", True),
+        Field(PARAM, "a", "1", "1", "Query"),
+        Field(PARAM, "b", "b", "b", "Query", True),
+        Field(PARAM, "b", "2", "2", "Query"),
+    ]
+    assert twin.split_names(fields) == ([fields[0], fields[2]], [fields[1], fields[3]])
+    assert twin.split_names([]) == ([], [])

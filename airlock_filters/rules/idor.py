@@ -35,7 +35,7 @@ def _is_id_path(path: str) -> bool:
 
 def _id_values(parsed: ParsedRequest, kind: int) -> list[Field]:
     is_id = _is_id_path if kind == JSON else _is_id_param
-    return [fld for fld in parsed.of_kind(kind) if not fld.is_name and is_id(fld.name)]
+    return [fld for fld in parsed.values_of(kind) if is_id(fld.name)]
 
 
 def _wildcard(kind: int) -> Callable[[Request, ParsedRequest], Iterator[Finding]]:

@@ -350,9 +350,7 @@ def _upload_names(
     """File names of uploads (multipart file names, upload headers) matching `pattern`."""
 
     def run(request: Request, parsed: ParsedRequest) -> Iterator[Finding]:
-        for fld in parsed.of_kind(kind):
-            if fld.is_name:
-                continue
+        for fld in parsed.values_of(kind):
             if kind == PARAM and fld.source != "FileName":
                 continue
             if kind == HEADER and not _upload_header(fld.name):

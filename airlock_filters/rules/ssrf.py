@@ -186,9 +186,9 @@ def _url_parts(url: str) -> tuple[str, str, int | None] | None:
 def _values(parsed: ParsedRequest, kind: int) -> Iterator[tuple[Field, str]]:
     """Normalized values that may hold a URL: every check here needs a `//` in it, and only a
     value with a slash or a percent escape can have one once normalized."""
-    for fld in parsed.of_kind(kind):
+    for fld in parsed.values_of(kind):
         value = fld.value
-        if not fld.is_name and ("/" in value or "%" in value):
+        if "/" in value or "%" in value:
             yield fld, normalize(value)
 
 
