@@ -5,10 +5,11 @@ from typing import Any
 from airlock_filters.request import Field
 
 def scan_input(
-    fields: list[Field], markup_kinds: int
-) -> tuple[list[bytes], list[int], list[list[tuple[int, int]]]]:
+    fields: list[Field], markup_kinds: int, with_owners: bool = True
+) -> tuple[list[bytes], list[int], list[list[tuple[int, int]]] | None]:
     """The distinct byte strings to scan, their combined slot bits, and for each the
-    (field index, slot bits) it stands for (see the pure twin, `_prepare_py`)."""
+    (field index, slot bits) it stands for, unless not `with_owners` (see the pure twin,
+    `_prepare_py`)."""
 
 def json_document_fields(
     document: Any,

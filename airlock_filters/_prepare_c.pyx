@@ -53,19 +53,22 @@ cdef inline void _add(dict index_of, list values, list bits, list owners, str te
         index_of[text] = len(values)
         values.append(_encode(text))
         bits.append(mask)
-        owners.append([(index, mask)])
+        if owners is not None:
+            owners.append([(index, mask)])
     else:
         bits[<Py_ssize_t>at] |= mask
-        (<list>owners[<Py_ssize_t>at]).append((index, mask))
+        if owners is not None:
+            (<list>owners[<Py_ssize_t>at]).append((index, mask))
 
 
-def scan_input(list fields, markup_kinds):
+def scan_input(list fields, markup_kinds, bint with_owners=True):
     """The distinct byte strings to scan, their combined slot bits, and for each the
-    (field index, slot bits) it stands for (see the pure twin). Takes compiled Fields."""
+    (field index, slot bits) it stands for, unless not `with_owners` (see the pure twin).
+    Takes compiled Fields."""
     cdef dict index_of = {}
     cdef list values = []
     cdef list bits = []
-    cdef list owners = []
+    cdef list owners = [] if with_owners else None
     cdef Py_ssize_t index
     cdef tuple slot_bits
     cdef str value

@@ -28,15 +28,20 @@ SLOT_BITS = {kind: tuple(1 << slot(kind, v) for v in (RAW, NORM, MARKUP)) for ki
 Owners = list[list[tuple[int, int]]]
 
 
-def scan_input(fields: list[Field], markup_kinds: int) -> tuple[list[bytes], list[int], Owners]:
+def scan_input(
+    fields: list[Field], markup_kinds: int, with_owners: bool = True
+) -> tuple[list[bytes], list[int], Owners | None]:
     """The distinct byte strings to scan, their combined slot bits, and for each the
     (field index, slot bits) it stands for. Repeated values (JSON keys of a list of records,
     flags like `true`) are scanned once. `markup_kinds` has bit k set when some rule looks at
-    the MARKUP form of fields of kind k."""
+    the MARKUP form of fields of kind k.
+
+    Without `with_owners`, the owners are not listed (None): most requests match nothing, and
+    the same call with them gives the same values in the same order when one does."""
     index_of: dict[str, int] = {}
     values: list[bytes] = []
     bits: list[int] = []
-    owners: Owners = []
+    owners: Owners | None = [] if with_owners else None
     for index, fld in enumerate(fields):
         raw_bit, norm_bit, markup_bit = SLOT_BITS[fld.kind]
         value = fld.value
@@ -51,10 +56,12 @@ def scan_input(fields: list[Field], markup_kinds: int) -> tuple[list[bytes], lis
                 index_of[text] = len(values)
                 values.append(text.encode("utf-8", "surrogatepass"))
                 bits.append(mask)
-                owners.append([(index, mask)])
+                if owners is not None:
+                    owners.append([(index, mask)])
             else:
                 bits[at] |= mask
-                owners[at].append((index, mask))
+                if owners is not None:
+                    owners[at].append((index, mask))
     return values, bits, owners
 
 

@@ -203,17 +203,23 @@ class Engine:
             return d.Decision(d.LOG, None, d.LIMITS if only_limits else d.DENY_RULES, matches)
         return d.Decision(d.ALLOW)
 
-    def _values(
-        self, fields: list[Field]
-    ) -> tuple[list[bytes], list[int], list[list[tuple[int, int]]]]:
-        """The distinct byte strings to scan, their combined slot bits, and for each the
-        (field index, slot bits) it stands for (`airlock_filters.prepare`)."""
-        return scan_input(fields, self._markup_kinds)
+    def _values(self, fields: list[Field]) -> tuple[list[bytes], list[int]]:
+        """The distinct byte strings to scan and their combined slot bits."""
+        values, bits, _ = scan_input(fields, self._markup_kinds, with_owners=False)
+        return values, bits
+
+    def _owners(self, fields: list[Field]) -> list[list[tuple[int, int]]]:
+        """For each value of `_values`, the (field index, slot bits) it stands for. Worked out
+        again only for a request with a match: most have none."""
+        _, _, owners = scan_input(fields, self._markup_kinds)
+        assert owners is not None
+        return owners
 
     def _scan(self, parsed: ParsedRequest) -> list[d.Match]:
         fields = parsed.fields
-        values, bits, owners = self._values(fields)
+        values, bits = self._values(fields)
         hits = self.scanner.scan(values, bits)
+        owners = self._owners(fields) if hits else []
         ctx = parsed.context
         masks = self._masks
         seen: set[tuple[int, int]] = set()

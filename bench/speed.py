@@ -333,7 +333,7 @@ def build_engines() -> dict[str, Engine]:
 def scan_input(engine: Engine, request: Request) -> tuple[list[bytes], list[int]]:
     """The values and slot bits the engine's `inspect` hands to its scanner for `request`."""
     parsed = parse_request(request, engine.policy)
-    values, bits, _ = engine._values(parsed.fields)
+    values, bits = engine._values(parsed.fields)
     return values, bits
 
 

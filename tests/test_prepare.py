@@ -262,3 +262,11 @@ def test_split_names(twin: ModuleType) -> None:
     ]
     assert twin.split_names(fields) == ([fields[0], fields[2]], [fields[1], fields[3]])
     assert twin.split_names([]) == ([], [])
+
+
+@pytest.mark.parametrize("request_", REQUESTS, ids=["get", "json", "form"])
+def test_without_owners_the_same_values(twin: ModuleType, request_: Request) -> None:
+    fields = parse_request(request_, default_policy()).fields
+    values, bits, owners = twin.scan_input(fields, MARKUP_ALL)
+    assert twin.scan_input(fields, MARKUP_ALL, with_owners=False) == (values, bits, None)
+    assert owners is not None and len(owners) == len(values)
