@@ -80,6 +80,9 @@ def _bits(kinds: Iterable[int], variants: Iterable[int]) -> int:
 _LIGHT_SLOTS = _bits(KINDS, (RAW,)) | _bits((PATH, META), VARIANTS)
 _LIGHT, _DATA, _MIXED, _STRICT, _CUSTOM = range(5)
 
+# Field kinds whose field type no other kind has.
+_OWN_TYPE_KINDS = frozenset(k for k in KINDS if list(FIELD_TYPE.values()).count(FIELD_TYPE[k]) == 1)
+
 
 def _group(rule: Rule) -> int:
     if rule.level == "Strict":
@@ -273,6 +276,11 @@ class Engine:
         deny = self.policy.deny_rules
         matches: list[d.Match] = []
         for check in self._checks:
+            # A check of these kinds reports fields of its kind that the parser found (see
+            # Check): with none, it has nothing to say. Headers share a field type, so the
+            # header kinds always run.
+            if check.kind in _OWN_TYPE_KINDS and not parsed.of_kind(check.kind):
+                continue
             for fld, excerpt in check.run(request, parsed):
                 # A check reports on one field type: levels and overrides were decided for it.
                 if fld.type != FIELD_TYPE[check.kind]:

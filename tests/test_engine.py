@@ -331,3 +331,28 @@ def test_vertical_tab_is_whitespace_in_both_twins(implementation: str) -> None:
     eng = Engine(policy, rules=rules, checks=(), implementation=implementation)
     assert {m.rule_key for m in eng.inspect(get("/?q=union%0Bselect")).matches} == {"SQL"}
     assert {m.rule_key for m in eng.inspect(get("/?q=a%0Bb")).matches} == {"MY_RULE"}
+
+
+def test_checks_of_a_kind_absent_from_the_request_are_skipped(implementation: str) -> None:
+    from airlock_filters.request import HEADER, JSON, META, Field
+    from airlock_filters.rules import Check
+
+    calls: list[str] = []
+
+    def probe(name: str, kind: int) -> Check:
+        def run(request: Request, parsed: object) -> list[tuple[Field, str]]:
+            calls.append(name)
+            return [(Field(kind, "X-Probe", "v", "v", "Header"), "v")] if kind == META else []
+
+        return Check(f"IDOR-{name}", "IDOR", "Standard", kind, name, run)
+
+    checks = [probe("json", JSON), probe("header", HEADER), probe("meta", META)]
+    engine = Engine(default_policy(), rules=(), checks=checks, implementation=implementation)
+    decision = engine.inspect(Request("GET", "/a?b=c", [("Host", "h")]))
+    # No JSON field: the JSON check is not run. Header kinds share a field type, so both run
+    # (a header check may report a header it made up, as the protocol checks do).
+    assert calls == ["header", "meta"]
+    assert [m.rule_id for m in decision.matches] == ["IDOR-meta"]
+    calls.clear()
+    engine.inspect(Request("POST", "/", [("Content-Type", "application/json")], b'{"a": 1}'))
+    assert calls == ["json", "header", "meta"]

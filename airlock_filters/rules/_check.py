@@ -19,7 +19,9 @@ class Check:
     """A rule that needs Python: `run` yields the fields at fault.
 
     `kind` is the field kind the check reports on, so levels and overrides per field type apply
-    to it like to a pattern rule.
+    to it like to a pattern rule. The fields it reports are fields of the parsed request (a
+    check about headers may make one up for a header, which has no parsed field of its own);
+    the engine skips a check whose kind has no fields in the request.
     """
 
     id: str
