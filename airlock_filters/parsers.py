@@ -306,11 +306,12 @@ def json_fields(body: bytes, limits: Limits, ctx: RequestContext) -> list[Field]
     except UnicodeDecodeError as exc:
         raise ParseError(f"JSON body is not valid UTF-8 (byte {exc.start})") from None
 
+    max_keys = limits.json_key_count if limits.enabled else _UNLIMITED
+
     def pairs_hook(pairs: list[tuple[str, Any]]) -> Pairs:
-        if limits.enabled and len(pairs) > limits.json_key_count:
-            raise LimitExceeded(
-                "json.keyCount", f"JSON object with more than {limits.json_key_count} keys"
-            )
+        # Called for every object of the document: kept to the bare minimum.
+        if len(pairs) > max_keys:
+            raise LimitExceeded("json.keyCount", f"JSON object with more than {max_keys} keys")
         return Pairs(pairs)  # kept as pairs: duplicate keys must all be inspected
 
     try:
