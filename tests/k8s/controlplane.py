@@ -259,7 +259,8 @@ def wait_for(
             result = check()
             if result:
                 return result
-        except (httpx.HTTPError, OSError) as e:
+        # Not up yet: refused connections, resets, half-written answers.
+        except (httpx.HTTPError, OSError, ValueError) as e:
             last_error = e
         if time.monotonic() > deadline:
             raise ControlPlaneError(f"timed out after {timeout:.0f} s waiting for {what}") from (
@@ -404,6 +405,7 @@ class ControlPlane:
             kcm = self._spawn(
                 "kube-controller-manager",
                 bin_dir / "kube-controller-manager",
+                # As admin: simpler than its own certificate, and RBAC is not what is tested here.
                 f"--kubeconfig={self.kubeconfig}",
                 "--bind-address=127.0.0.1",
                 f"--secure-port={kcm_port}",
