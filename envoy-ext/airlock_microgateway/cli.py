@@ -13,6 +13,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+# grpc.aio keeps a little native memory of each stream Envoy cancels (grpc/grpc#43360): a
+# worker is replaced after this many streams so that memory stays bounded.
+MAX_STREAMS = 200_000
+
 
 def _parser() -> argparse.ArgumentParser:
     from airlock_microgateway.gateway import default_workers
@@ -65,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
         default=10.0,
         help="how long streams in flight may take after SIGTERM",
     )
+    sidecar.add_argument(
+        "--max-streams",
+        type=int,
+        default=MAX_STREAMS,
+        help="replace a worker after about this many requests, without a gap (bounds memory "
+        "growth; 0: never)",
+    )
     common(sidecar)
     return parser
 
@@ -91,5 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"airlock-microgateway: {exc}", file=sys.stderr)
             return 2
     prepare_metrics_dir(Path(tempfile.mkdtemp(prefix="airlock-metrics-")))
-    sidecar = Sidecar(args.policy, args.socket_dir, args.workers, metrics, args.drain_seconds)
+    sidecar = Sidecar(
+        args.policy, args.socket_dir, args.workers, metrics, args.drain_seconds, args.max_streams
+    )
     return sidecar.run()

@@ -26,6 +26,7 @@ from airlock_filters.policy import load_policy_set, read_policy_documents
 from airlock_microgateway.demo_upstream import EchoUpstream
 from airlock_microgateway.envoy_config import Route, Upstream, build_bootstrap
 from airlock_microgateway.header_rewrites import HeaderRewrites
+from airlock_microgateway.policy_store import validate_documents
 from airlock_microgateway.sidecar import socket_paths
 
 # The first start compiles the Hyperscan database of the default policy (cached afterwards).
@@ -76,12 +77,9 @@ def ensure_reachable(upstream: Upstream) -> None:
 def validate_policies(paths: Sequence[str]) -> list[str]:
     """Names of the policies in the files; GatewayError saying what is wrong otherwise."""
     try:
-        policies = load_policy_set(read_policy_documents(paths)) if paths else {}
-        for name, policy in policies.items():
-            HeaderRewrites.from_spec(policy.header_rewrites, f"{name}: HeaderRewrites spec")
+        return validate_documents(read_policy_documents(paths)) if paths else ["default"]
     except PolicyError as exc:
         raise GatewayError(f"invalid policy: {exc}") from None
-    return sorted(policies) or ["default"]
 
 
 def wait_until(check: object, seconds: float, what: str, process: subprocess.Popen[bytes]) -> None:
@@ -133,9 +131,9 @@ class Gateway:
         return command
 
     def _start_sidecar(self) -> subprocess.Popen[bytes]:
-        sockets = socket_paths(self.run_dir / "sockets", self.workers)
-        for path in sockets:
+        for path in socket_paths(self.run_dir / "sockets", self.workers):  # a dead sidecar's
             Path(path).unlink(missing_ok=True)
+        sockets = socket_paths(self.run_dir / "sockets", self.workers)[::2]  # first generation
         process = subprocess.Popen(self._sidecar_command())
         wait_until(
             lambda: all(Path(p).exists() for p in sockets),

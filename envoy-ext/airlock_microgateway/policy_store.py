@@ -40,6 +40,14 @@ def documents_digest(documents: Sequence[tuple[str, Any]]) -> str:
     return hashlib.sha256(repr(documents).encode()).hexdigest()
 
 
+def validate_documents(documents: Sequence[tuple[str, Any]]) -> list[str]:
+    """The policy names, or PolicyError naming what is wrong; compiles nothing."""
+    policies = load_policy_set(documents)
+    for name, policy in policies.items():
+        HeaderRewrites.from_spec(policy.header_rewrites, f"{name}: HeaderRewrites spec")
+    return sorted(policies)
+
+
 def compile_documents(documents: Sequence[tuple[str, Any]]) -> PolicySet:
     """Compile every policy of the documents; raises PolicyError naming what is wrong."""
     compiled: dict[str, CompiledPolicy] = {}

@@ -74,12 +74,17 @@ class Processor:
         self.compiled = compiled
         self.observer = observer
         self.request: Request | None = None
-        self.done = False  # an immediate response ends the exchange
+        # Nothing more to ask Envoy: the service then closes the stream itself. (Waiting for
+        # Envoy to end it costs a round trip, and a stream Envoy cancels leaks memory in
+        # grpc.aio.) A cleanly closed stream lets Envoy go on without the sidecar, so this is
+        # only set once every phase the sidecar asked for has been answered.
+        self.done = False
         self._started = 0.0
         self._body: BodyCollector | None = None
         self._mutation: ep.HeaderMutation | None = None
         self._length: int | None = None  # Content-Length of the body, if given
         self._decided = False
+        self._partial = False  # BUFFERED_PARTIAL: one message, maybe only the beginning
         self._ctx: RequestContext | None = None
 
     def handle(self, message: ep.ProcessingRequest) -> ep.ProcessingResponse:
@@ -106,6 +111,7 @@ class Processor:
         request = self.request = _request_from(headers, message)
         policy = self.compiled.policy
         if not policy.secured:
+            self.done = True
             return ep.ProcessingResponse(request_headers=ep.HeadersResponse())
         has_body = not headers.end_of_stream
         ctx = _context(request, policy, has_body)
@@ -134,12 +140,21 @@ class Processor:
             blocked = self._limit_exceeded(exceeded)
             if blocked is not None:
                 return blocked
-        buffered = length is not None and length <= BUFFER_LIMIT
+        if length is not None and length <= BUFFER_LIMIT:
+            body_mode = _Mode.BUFFERED
+        elif parser == "multipart" or length is not None:
+            body_mode = _Mode.STREAMED
+        else:
+            # A chunked body of unknown length: Envoy buffers up to BUFFER_LIMIT and sends it
+            # at once, so nothing reaches the upstream before the decision. Beyond the buffer
+            # it sends the first part only (see request_body).
+            body_mode = _Mode.BUFFERED_PARTIAL
+        self._partial = body_mode == _Mode.BUFFERED_PARTIAL
         response_headers = self.compiled.rewrites.sidecar_response_headers
         mode = _Mode(
             request_header_mode=_Mode.SEND,
             response_header_mode=_Mode.SEND if response_headers else _Mode.SKIP,
-            request_body_mode=_Mode.BUFFERED if buffered else _Mode.STREAMED,
+            request_body_mode=body_mode,
         )
         response = ep.HeadersResponse(response=ep.CommonResponse(header_mutation=self._mutation))
         return ep.ProcessingResponse(request_headers=response, mode_override=mode)
@@ -157,6 +172,18 @@ class Processor:
             blocked = self._limit_exceeded(exc)
             if blocked is not None:
                 return blocked
+        if self._partial and not body.end_of_stream:
+            # The first BUFFER_LIMIT bytes of a longer chunked body: over every form and JSON
+            # limit; of any other body the engine reads only the beginning anyway.
+            if collector.limit is not None and collector.limit < BUFFER_LIMIT:
+                exceeded = LimitExceeded(
+                    collector.limit_name, f"body is larger than {collector.limit}"
+                )
+                blocked = self._limit_exceeded(exceeded)
+                if blocked is not None:
+                    return blocked
+            request.body = collector.body()
+            return self._decide(request, body_phase=True)
         # With a Content-Length the upstream has the whole request once the last byte is
         # through, even before Envoy's end-of-stream message: decide on the completing chunk.
         complete = self._length is not None and collector.size >= self._length
@@ -168,6 +195,7 @@ class Processor:
     def response_headers(self, headers: ep.HttpHeaders) -> ep.ProcessingResponse:
         """Only on routes whose response rewrites Envoy cannot do itself."""
         rewrites = self.compiled.rewrites
+        self.done = True
         if not rewrites.enforced:
             return ep.ProcessingResponse(response_headers=ep.HeadersResponse())
         pairs = [(h.key, _header_value(h)) for h in headers.headers.headers]
@@ -195,8 +223,9 @@ class Processor:
         assert self.request is not None
         self._decided = True
         self.observer.decided(self.request, self.compiled.name, decision, self._started)
+        # After the decision only the response headers may still come, if the route asked.
+        self.done = decision.blocked or not self.compiled.rewrites.sidecar_response_headers
         if decision.blocked:
-            self.done = True
             return ep.ProcessingResponse(immediate_response=self._block_response(decision))
         common = ep.CommonResponse(header_mutation=None if body_phase else self._mutation)
         if body_phase:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import grpc
 from envoy.service.ext_proc.v3 import external_processor_pb2 as ep
@@ -23,20 +23,34 @@ from airlock_microgateway.processor import Processor
 POLICY_METADATA = "x-airlock-policy"
 DEFAULT_POLICY = "default"
 SERVICE_NAME = "envoy.service.ext_proc.v3.ExternalProcessor"
+# Envoy health-checks every second (envoy_config): NOT_SERVING is seen within this.
+HEALTH_PAUSE_SECONDS = 2.0
 
 log = logging.getLogger(__name__)
 
 
 class ExternalProcessorService(ep_grpc.ExternalProcessorServicer):
-    def __init__(self, store: PolicyStore, observer: Observer) -> None:
+    def __init__(
+        self,
+        store: PolicyStore,
+        observer: Observer,
+        max_streams: int = 0,
+        on_max_streams: Callable[[], None] | None = None,
+    ) -> None:
         self.store = store
         self.observer = observer
+        self.streams = 0
+        self._max_streams = max_streams
+        self._on_max_streams = on_max_streams
 
     async def Process(
         self,
         request_iterator: AsyncIterator[ep.ProcessingRequest],
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[ep.ProcessingResponse]:
+        self.streams += 1
+        if self.streams == self._max_streams and self._on_max_streams is not None:
+            self._on_max_streams()
         name = DEFAULT_POLICY
         for key, value in context.invocation_metadata() or ():
             if key == POLICY_METADATA:
@@ -62,30 +76,32 @@ class ExternalProcessorService(ep_grpc.ExternalProcessorServicer):
 
 async def serve(
     address: str,
-    store: PolicyStore,
-    observer: Observer,
+    service: ExternalProcessorService,
     stop: asyncio.Event,
     drain_seconds: float = 10.0,
+    started: Callable[[], None] | None = None,
 ) -> None:
-    """Serve on `address` (e.g. unix:/run/airlock/extproc-0.sock) until `stop` is set, then
-    report NOT_SERVING, refuse new streams and let the streams in flight finish."""
+    """Serve on `address` (e.g. unix:/run/airlock/extproc-0-a.sock) until `stop` is set, then
+    report NOT_SERVING and keep serving until Envoy's health check has seen it (so no new
+    stream is sent here), refuse new streams and let the ones in flight finish."""
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", 8 * 2**20),
             ("grpc.so_reuseport", 0),
         ]
     )
-    ep_grpc.add_ExternalProcessorServicer_to_server(
-        ExternalProcessorService(store, observer), server
-    )
+    ep_grpc.add_ExternalProcessorServicer_to_server(service, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if server.add_insecure_port(address) == 0 and not address.startswith("unix:"):
         raise OSError(f"cannot listen on {address}")
     await server.start()
-    for service in ("", SERVICE_NAME):
-        await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    if started is not None:
+        started()
     await stop.wait()
-    for service in ("", SERVICE_NAME):
-        await health_servicer.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    await asyncio.sleep(min(drain_seconds, HEALTH_PAUSE_SECONDS))
     await server.stop(grace=drain_seconds)

@@ -10,10 +10,14 @@ metrics of all workers, and on SIGTERM / SIGINT drains the workers and exits.
 from __future__ import annotations
 
 import contextlib
+import json
 import multiprocessing
+import multiprocessing.connection
 import os
+import random
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -28,10 +32,16 @@ from airlock_filters.policy import read_policy_documents
 from airlock_microgateway.observability import Observer
 
 POLL_SECONDS = 1.0
+HEALTH_PAUSE_SECONDS = 2.0  # Envoy health-checks every second (envoy_config)
 
 
 def socket_paths(socket_dir: str | Path, workers: int) -> list[str]:
-    return [str(Path(socket_dir) / f"extproc-{i}.sock") for i in range(workers)]
+    """Every path Envoy knows: two per worker slot, "a" and "b". A slot's worker listens on one;
+    its replacement starts on the other, and Envoy's health checks move the traffic over
+    before the old worker stops (gRPC removes a unix socket's path when it stops serving, so
+    a replacement cannot simply take over the same path)."""
+    return [str(Path(socket_dir) / f"extproc-{i}-{side}.sock")
+            for i in range(workers) for side in "ab"]  # fmt: skip
 
 
 @dataclass
@@ -39,16 +49,26 @@ class _Worker:
     index: int
     process: Any  # multiprocessing.Process
     pipe: Connection
+    address: str
+    ready: bool = False
 
 
-def _worker_main(index: int, address: str, pipe: Connection, store: Any, drain: float) -> None:
-    """Runs in the forked worker: serve until SIGTERM, take new policy sets from the pipe."""
+def _worker_main(
+    index: int, address: str, pipe: Connection, store: Any, drain: float, max_streams: int
+) -> None:
+    """Runs in the forked worker: serve until SIGTERM, take new policy sets from the pipe, tell
+    the supervisor when it is ready and when it has served `max_streams` streams."""
     import asyncio
 
-    from airlock_microgateway.service import serve
+    from airlock_microgateway.service import ExternalProcessorService, serve
 
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # reloads come from the supervisor only
     observer = Observer()
+    send_lock = threading.Lock()
+
+    def tell(message: str) -> None:
+        with send_lock, contextlib.suppress(OSError):
+            pipe.send((message, index))
 
     def take_reloads() -> None:
         while True:
@@ -63,15 +83,29 @@ def _worker_main(index: int, address: str, pipe: Connection, store: Any, drain: 
                 observer.failed("reload", f"policy reload failed: {exc}")
 
     threading.Thread(target=take_reloads, daemon=True).start()
+    service = ExternalProcessorService(store, observer, max_streams, lambda: tell("retire"))
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await serve(address, store, observer, stop, drain)
+        await serve(address, service, stop, drain, lambda: tell("ready"))
 
     asyncio.run(main())
+
+
+def _warm_cache(documents: list[tuple[str, Any]]) -> None:
+    """Compile in a short-lived child process: the Hyperscan databases land in the on-disk
+    cache, and the compiler's large temporary heap is not inherited by every worker. A fresh
+    interpreter, not a fork: the supervisor may have threads (the metrics server)."""
+    script = (
+        "import json, sys\n"
+        "from airlock_microgateway.policy_store import compile_documents\n"
+        "compile_documents(json.load(sys.stdin))\n"
+    )
+    subprocess.run([sys.executable, "-c", script], input=json.dumps(documents), text=True,
+                   check=False)  # fmt: skip  # errors surface in the supervisor's own compile
 
 
 class Sidecar:
@@ -82,14 +116,18 @@ class Sidecar:
         workers: int,
         metrics_address: tuple[str, int] | None,
         drain_seconds: float = 10.0,
+        max_streams: int = 0,
     ) -> None:
         self.policy_files = list(policy_files)
         self.socket_dir = Path(socket_dir)
         self.addresses = [f"unix:{p}" for p in socket_paths(socket_dir, workers)]
+        self.workers = workers
         self.metrics_address = metrics_address
         self.drain_seconds = drain_seconds
+        self.max_streams = max_streams
         self.observer = Observer()
         self._workers: list[_Worker] = []
+        self._retiring: list[_Worker] = []  # replaced, draining their last streams
         self._stopping = threading.Event()
         self._reload = threading.Event()
         self._context = multiprocessing.get_context("fork")
@@ -112,16 +150,25 @@ class Sidecar:
         return tuple(stamp)
 
     def run(self) -> int:
-        from airlock_microgateway.policy_store import PolicyStore, compile_documents
+        from airlock_microgateway.policy_store import (
+            PolicyStore,
+            compile_documents,
+            validate_documents,
+        )
 
         try:
-            self.store = PolicyStore(compile_documents(self._load()))
+            documents = self._load()
+            validate_documents(documents)
+            _warm_cache(documents)
+            self.store = PolicyStore(compile_documents(documents))
         except PolicyError as exc:
             print(f"airlock-microgateway: invalid policy: {exc}", file=sys.stderr)
             return 2
         self.socket_dir.mkdir(parents=True, exist_ok=True)
-        for index in range(len(self.addresses)):
-            self._workers.append(self._start_worker(index))
+        for address in self.addresses:  # left behind by a sidecar that was killed
+            Path(address.removeprefix("unix:")).unlink(missing_ok=True)
+        for index in range(self.workers):
+            self._workers.append(self._start_worker(index, self.addresses[2 * index]))
         if self.metrics_address is not None:
             self._serve_metrics(*self.metrics_address)
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -132,7 +179,8 @@ class Sidecar:
             "sidecar started",
             **{"airlock.sockets": self.addresses, "airlock.policies": self._policy_names()},
         )
-        while not self._stopping.wait(POLL_SECONDS):
+        while not self._stopping.is_set():
+            self._handle_messages(POLL_SECONDS)
             self._restart_dead_workers()
             if self._reload.is_set() or self._file_stamp() != self._stamp:
                 self._reload.clear()
@@ -143,19 +191,22 @@ class Sidecar:
     def _policy_names(self) -> list[str]:
         return sorted(self.store.current.policies)
 
-    def _start_worker(self, index: int) -> _Worker:
-        address = self.addresses[index]
+    def _start_worker(self, index: int, address: str) -> _Worker:
         Path(address.removeprefix("unix:")).unlink(missing_ok=True)
         parent_end, child_end = self._context.Pipe()
+        # Jitter, so that workers started together do not all retire at the same moment.
+        limit = self.max_streams + (
+            random.randrange(self.max_streams // 10 + 1) if self.max_streams else 0
+        )
         process = self._context.Process(
             target=_worker_main,
-            args=(index, address, child_end, self.store, self.drain_seconds),
+            args=(index, address, child_end, self.store, self.drain_seconds, limit),
             name=f"airlock-sidecar-worker-{index}",
             daemon=False,
         )
         process.start()
         child_end.close()
-        return _Worker(index, process, parent_end)
+        return _Worker(index, process, parent_end, address)
 
     def _serve_metrics(self, host: str, port: int) -> None:
         from prometheus_client import CollectorRegistry, multiprocess, start_http_server
@@ -166,6 +217,53 @@ class Sidecar:
 
     # -- running --------------------------------------------------------------------------------
 
+    def _handle_messages(self, timeout: float) -> None:
+        """Worker messages: "ready" once serving; "retire" after its stream budget."""
+        pipes = {worker.pipe: worker for worker in self._workers}
+        for pipe in multiprocessing.connection.wait(list(pipes), timeout):
+            worker = pipes[pipe]  # type: ignore[index]
+            try:
+                message, _ = worker.pipe.recv()
+            except (EOFError, OSError):
+                continue  # it died: restarted below
+            if message == "ready":
+                worker.ready = True
+            elif message == "retire" and not self._stopping.is_set():
+                self._replace(worker)
+        self._reap_retired()
+
+    def _replace(self, old: _Worker) -> None:
+        """A replacement on the slot's other path first; once Envoy's health check has seen it
+        serving, the old worker drains (NOT_SERVING, then stop): no request finds no worker."""
+        a, b = self.addresses[2 * old.index : 2 * old.index + 2]
+        address = b if old.address == a else a
+        # The previous owner of that path must be gone: gRPC removes the path when it stops.
+        for retired in [w for w in self._retiring if w.address == address]:
+            retired.process.join(self.drain_seconds + HEALTH_PAUSE_SECONDS + 5)
+            if retired.process.is_alive():
+                retired.process.kill()
+                retired.process.join()
+        self._reap_retired()
+        new = self._start_worker(old.index, address)
+        deadline = time.monotonic() + 60
+        while not new.ready and new.process.is_alive() and time.monotonic() < deadline:
+            if new.pipe.poll(0.1):
+                message, _ = new.pipe.recv()
+                new.ready = message == "ready"
+        time.sleep(HEALTH_PAUSE_SECONDS)
+        self._workers[self._workers.index(old)] = new
+        if old.process.is_alive():
+            os.kill(old.process.pid, signal.SIGTERM)
+        self._retiring.append(old)
+        self.observer.log("info", "worker replaced", **{"process.worker": old.index})
+
+    def _reap_retired(self) -> None:
+        for worker in list(self._retiring):
+            if not worker.process.is_alive():
+                worker.process.join()
+                self._forget(worker)
+                self._retiring.remove(worker)
+
     def _restart_dead_workers(self) -> None:
         for i, worker in enumerate(self._workers):
             if worker.process.is_alive():
@@ -175,7 +273,7 @@ class Sidecar:
                 "worker_exit",
                 f"worker {worker.index} exited with {worker.process.exitcode}; restarting it",
             )
-            self._workers[i] = self._start_worker(worker.index)
+            self._workers[i] = self._start_worker(worker.index, worker.address)
 
     def _forget(self, worker: _Worker) -> None:
         from prometheus_client import multiprocess
@@ -185,8 +283,14 @@ class Sidecar:
         worker.pipe.close()
 
     def _reload_policies(self) -> None:
+        from airlock_microgateway.policy_store import documents_digest, validate_documents
+
         try:
             documents = self._load()
+            if documents_digest(documents) == self.store.current.digest:
+                return
+            validate_documents(documents)
+            _warm_cache(documents)
             changed = self.store.replace(documents)
         except PolicyError as exc:
             self.observer.failed("reload", f"new policy rejected, keeping the current one: {exc}")
@@ -201,6 +305,7 @@ class Sidecar:
 
     def _drain(self) -> None:
         self.observer.log("info", "sidecar draining")
+        self._workers += self._retiring
         for worker in self._workers:
             if worker.process.is_alive():
                 os.kill(worker.process.pid, signal.SIGTERM)

@@ -44,11 +44,13 @@ class Stack:
         routes: list[tuple[str, str | None]] | None = None,
         workers: int = 2,
         upstream_headers: list[tuple[str, str]] | None = None,
+        sidecar_args: list[str] | None = None,
     ) -> None:
         self.tmp = tmp
         self.policy_files = [str(p) for p in policy_files or []]
         self.routes = routes or [("/", "default")]
         self.workers = workers
+        self.sidecar_args = list(sidecar_args or [])
         self.socket_dir = tmp / "sockets"
         self.upstream = EchoUpstream(response_headers=upstream_headers).start()
         self.port = free_port()
@@ -73,14 +75,15 @@ class Stack:
         return HeaderRewrites.from_spec(spec)
 
     def start_sidecar(self) -> None:
-        sockets = socket_paths(self.socket_dir, self.workers)
-        for path in sockets:
+        for path in socket_paths(self.socket_dir, self.workers):  # a killed sidecar's
             Path(path).unlink(missing_ok=True)
+        sockets = socket_paths(self.socket_dir, self.workers)[::2]  # first generation
         command = [sys.executable, "-m", "airlock_microgateway", "sidecar"]
         command += ["--socket-dir", str(self.socket_dir), "--workers", str(self.workers)]
         command += ["--metrics", f"127.0.0.1:{self.metrics_port}", "--drain-seconds", "5"]
         for path in self.policy_files:
             command += ["--policy", path]
+        command += self.sidecar_args
         log = open(self.sidecar_log, "ab")  # noqa: SIM115 - owned by the child
         self.sidecar = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         wait_for(lambda: all(Path(p).exists() for p in sockets), START_SECONDS, "sidecar")
@@ -121,6 +124,9 @@ class Stack:
         """Until Envoy's health checks see `count` (default: all) sidecar workers healthy."""
         want = self.workers if count is None else count
         wait_for(lambda: self.healthy_workers() == want, 30, f"{want} healthy sidecar workers")
+        # The admin API shows the main thread's view; Envoy's worker threads get the new
+        # healthy set a moment later.
+        time.sleep(1)
 
     def healthy_workers(self) -> int:
         url = f"http://127.0.0.1:{self.admin_port}/clusters?format=json"

@@ -111,15 +111,31 @@ def test_small_body_is_buffered_then_decided(store, log) -> None:
     assert reply.immediate_response.status.code == 400
 
 
-def test_large_or_chunked_body_is_streamed_and_the_last_chunk_decides(store, log) -> None:
+def test_chunked_body_is_buffered_by_envoy_up_to_its_limit(store, log) -> None:
     p = processor(store, log)
     reply = p.handle(headers_message("POST", "/api", [("content-type", "application/json")], False))
+    assert reply.mode_override.request_body_mode == Mode.BUFFERED_PARTIAL
+    reply = p.handle(body_message(b'{"a": "<script>alert(1)</script>"}', True))
+    assert reply.immediate_response.status.code == 400
+
+
+def test_chunked_body_beyond_envoys_buffer_is_over_the_json_limit(store, log) -> None:
+    p = processor(store, log)
+    p.handle(headers_message("POST", "/api", [("content-type", "application/json")], False))
+    reply = p.handle(body_message(b" " * BUFFER_LIMIT, False))  # only the beginning
+    assert reply.immediate_response.status.code == 400
+    assert json.loads(log.getvalue())["event.reason"] == "LIMITS"
+
+
+def test_chunked_multipart_is_streamed_and_the_last_chunk_decides(store, log) -> None:
+    p = processor(store, log)
+    headers = [("content-type", "multipart/form-data; boundary=b")]
+    reply = p.handle(headers_message("POST", "/up", headers, False))
     assert reply.mode_override.request_body_mode == Mode.STREAMED
-    assert p.handle(body_message(b'{"a": "', False)).WhichOneof("response") == "request_body"
-    assert (
-        p.handle(body_message(b'<script>alert(1)</script>"}', False)).WhichOneof("response")
-        == "request_body"
-    )
+    first = b'--b\r\nContent-Disposition: form-data; name="t"\r\n\r\n'
+    assert p.handle(body_message(first, False)).WhichOneof("response") == "request_body"
+    last = b"<script>alert(1)</script>\r\n--b--\r\n"
+    assert p.handle(body_message(last, False)).WhichOneof("response") == "request_body"
     assert p.handle(body_message(b"", True)).immediate_response.status.code == 400
 
 
@@ -150,12 +166,22 @@ def test_declared_length_over_the_limit_blocks_before_the_body(store, log) -> No
     assert json.loads(log.getvalue())["event.reason"] == "LIMITS"
 
 
-def test_streamed_body_over_the_limit_blocks_mid_stream(store, log) -> None:
-    p = processor(store, log)
-    p.handle(headers_message("POST", "/api", [("content-type", "application/json")], False))
-    chunk = b" " * (64 * 2**10)
+def test_streamed_body_over_the_limit_blocks_mid_stream() -> None:
+    small = [*DOCS, ("t", {"apiVersion": "microgateway.airlock.com/v1alpha1", "kind": "Limits",
+             "metadata": {"name": "small"},
+             "spec": {"request": {"limited": {"multipart": {"bodySize": "1500Ki"}}}}}),
+             ("t", {"apiVersion": "microgateway.airlock.com/v1alpha1", "kind": "ContentSecurityPolicy",
+             "metadata": {"name": "small"}, "spec": {"secured": {"limitsRef": {"name": "small"}}}})]  # fmt: skip
+    compiled = compile_documents(small).get("small")
+    assert compiled is not None
+    log = io.StringIO()
+    p = Processor(compiled, Observer(log))
+    headers = [("content-type", "multipart/form-data; boundary=b")]
+    p.handle(headers_message("POST", "/up", headers, False))
+    chunk = b"--b\r\n" + b" " * BUFFER_LIMIT
     assert p.handle(body_message(chunk, False)).WhichOneof("response") == "request_body"
     assert p.handle(body_message(chunk, False)).immediate_response.status.code == 400
+    assert json.loads(log.getvalue())["event.reason"] == "LIMITS"
 
 
 def test_multipart_without_boundary_is_a_parser_block(store, log) -> None:

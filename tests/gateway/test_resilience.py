@@ -57,7 +57,7 @@ def test_sidecar_down_fails_closed_and_recovers(stack: Stack) -> None:
 def test_a_dead_worker_is_replaced(stack: Stack) -> None:
     assert stack.sidecar is not None
     workers = _children(stack.sidecar.pid)
-    assert len(workers) == stack.workers
+    assert len(workers) == stack.workers, workers
     os.kill(workers[0], signal.SIGKILL)
     wait_for(lambda: len(set(_children(stack.sidecar.pid)) - {workers[0]}) == stack.workers,
              30, "replacement worker")  # fmt: skip
@@ -67,14 +67,8 @@ def test_a_dead_worker_is_replaced(stack: Stack) -> None:
         assert client.get("/x?debug=1").status_code == 400
 
 
-def test_reload_under_load_misjudges_nothing(stack: Stack) -> None:
-    """Rewrite the policy file again and again (and once with a broken one) while clients
-    send requests whose verdict is the same under every version; then check the last version
-    is in force."""
-    policy = Path(stack.policy_files[0])
-    stop = threading.Event()
-    results: Counter[str] = Counter()
-    wrong: list[str] = []
+def _load(stack: Stack, stop: threading.Event, results: Counter[str], wrong: list[str]) -> None:
+    """Clients sending requests whose verdict every policy version agrees on, until `stop`."""
 
     def client_loop(n: int) -> None:
         with httpx.Client(base_url=stack.url, timeout=30) as client:
@@ -88,31 +82,76 @@ def test_reload_under_load_misjudges_nothing(stack: Stack) -> None:
                 except httpx.HTTPError as exc:
                     wrong.append(f"{path}: {exc!r}")
                     continue
-                expected = 400 if attack else 200
                 results[str(status)] += 1
-                if status != expected:
+                if status != (400 if attack else 200):
                     wrong.append(f"{path}: {status}")
 
     threads = [threading.Thread(target=client_loop, args=(n,)) for n in range(4)]
     for thread in threads:
         thread.start()
+    stop.wait()
+    for thread in threads:
+        thread.join()
+
+
+def test_workers_are_replaced_under_load_without_a_failed_request(tmp_path: Path) -> None:
+    stack = Stack(tmp_path, workers=1, sidecar_args=["--max-streams", "40"]).start()
+    try:
+        stop = threading.Event()
+        results: Counter[str] = Counter()
+        wrong: list[str] = []
+        loader = threading.Thread(target=_load, args=(stack, stop, results, wrong))
+        loader.start()
+
+        def replaced() -> int:
+            return sum(x["message"] == "worker replaced" for x in stack.sidecar_lines())
+
+        try:
+            wait_for(lambda: replaced() >= 3, 120, "three worker replacements")
+        finally:
+            stop.set()
+            loader.join()
+        assert not wrong, wrong[:10]
+        assert sum(results.values()) > 120
+    finally:
+        stack.stop()
+
+
+def test_reload_under_load_misjudges_nothing(stack: Stack) -> None:
+    """Rewrite the policy file again and again (and once with a broken one) while clients
+    send requests whose verdict is the same under every version; then check the last version
+    is in force."""
+    policy = Path(stack.policy_files[0])
+    stop = threading.Event()
+    results: Counter[str] = Counter()
+    wrong: list[str] = []
+    loader = threading.Thread(target=_load, args=(stack, stop, results, wrong))
+    loader.start()
+
+    def outcomes() -> int:  # of the supervisor (workers log their own reloads too)
+        messages = [x["message"] for x in stack.sidecar_lines() if "process.worker" not in x]
+        return sum(
+            m == "policies reloaded" or m.startswith("new policy rejected") for m in messages
+        )
+
     try:
         for version in ["trace", "verbose", "broken", "dump", "trace2"]:
-            time.sleep(1.5)
+            before = outcomes()
             if version == "broken":
                 policy.write_text("kind: DenyRules\n  this is: [not yaml")
             else:
                 policy.write_text(RULE % version)
             os.kill(stack.sidecar.pid, signal.SIGHUP)  # type: ignore[union-attr]
-        time.sleep(2)
+            wait_for(lambda: outcomes() > before, 120, f"reload of {version}")  # noqa: B023
+            time.sleep(0.5)  # traffic on the new version
     finally:
         stop.set()
-        for thread in threads:
-            thread.join()
+        loader.join()
     assert not wrong, wrong[:10]
     assert results["200"] > 50 and results["400"] > 20
-    log = stack.sidecar_lines()
-    assert any("new policy rejected" in x["message"] for x in log)
+    log = [x["message"] for x in stack.sidecar_lines() if "process.worker" not in x]
+    assert sum(m == "policies reloaded" for m in log) == 4
+    assert sum(m.startswith("new policy rejected") for m in log) == 1
     with stack.client() as client:
         wait_for(lambda: client.get("/x?trace2=1").status_code == 400, 20, "last policy")
         assert client.get("/x?debug=1").status_code == 200  # the first version is gone
@@ -152,7 +191,7 @@ def test_slow_sidecar_fails_closed(tmp_path: Path) -> None:
             checker = health.aio.HealthServicer()
             health_pb2_grpc.add_HealthServicer_to_server(checker, server)
             stack.socket_dir.mkdir(parents=True, exist_ok=True)
-            server.add_insecure_port(f"unix:{stack.socket_dir}/extproc-0.sock")
+            server.add_insecure_port(f"unix:{stack.socket_dir}/extproc-0-a.sock")
             await server.start()
             await checker.set(
                 "envoy.service.ext_proc.v3.ExternalProcessor",
