@@ -423,7 +423,8 @@ class Lab:
         self.stack.callback(stop_process, process)
         self.sidecars[workers] = process
         self.metrics_ports[workers] = metrics_port
-        ready = lambda: all(Path(p).exists() for p in sockets)  # noqa: E731
+        first = sockets[::2]  # a worker slot's first socket; its replacements alternate
+        ready = lambda: all(Path(p).exists() for p in first)  # noqa: E731
         wait_for(ready, START_SECONDS, f"sidecar ({workers} workers)", process)
         return sockets
 
@@ -458,7 +459,8 @@ class Lab:
                 ) as reply:
                     if reply.status != 200:
                         return False
-                return policy is None or healthy_sidecar_workers(admin_port) == len(sockets)
+                # One of the two socket paths of each worker slot is live.
+                return policy is None or healthy_sidecar_workers(admin_port) == len(sockets) // 2
             except OSError:
                 return False
 
