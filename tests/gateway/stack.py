@@ -149,8 +149,7 @@ class Stack:
     def kill_sidecar(self) -> None:
         """SIGKILL the supervisor and its workers: nothing drains, as in a crash."""
         assert self.sidecar is not None
-        children = _children(self.sidecar.pid)
-        for pid in [self.sidecar.pid, *children]:
+        for pid in [self.sidecar.pid, *children(self.sidecar.pid)]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         self.sidecar.wait()
@@ -191,6 +190,6 @@ class Stack:
             return str(reply.read().decode())
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
     return [int(p) for p in out.stdout.split()]

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .stack import Stack, wait_for
+from .stack import Stack, children, wait_for
 
 RULE = """
 apiVersion: microgateway.airlock.com/v1alpha1
@@ -56,10 +56,10 @@ def test_sidecar_down_fails_closed_and_recovers(stack: Stack) -> None:
 
 def test_a_dead_worker_is_replaced(stack: Stack) -> None:
     assert stack.sidecar is not None
-    workers = _children(stack.sidecar.pid)
+    workers = children(stack.sidecar.pid)
     assert len(workers) == stack.workers, workers
     os.kill(workers[0], signal.SIGKILL)
-    wait_for(lambda: len(set(_children(stack.sidecar.pid)) - {workers[0]}) == stack.workers,
+    wait_for(lambda: len(set(children(stack.sidecar.pid)) - {workers[0]}) == stack.workers,
              30, "replacement worker")  # fmt: skip
     stack.wait_healthy()
     with stack.client() as client:
@@ -155,13 +155,6 @@ def test_reload_under_load_misjudges_nothing(stack: Stack) -> None:
     with stack.client() as client:
         wait_for(lambda: client.get("/x?trace2=1").status_code == 400, 20, "last policy")
         assert client.get("/x?debug=1").status_code == 200  # the first version is gone
-
-
-def _children(pid: int) -> list[int]:
-    import subprocess
-
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
-    return [int(p) for p in out.stdout.split()]
 
 
 def test_slow_sidecar_fails_closed(tmp_path: Path) -> None:
