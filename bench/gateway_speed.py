@@ -405,7 +405,7 @@ class Lab:
 
     def start_sidecar(self, workers: int) -> list[str]:
         from airlock_microgateway.gateway import free_port
-        from airlock_microgateway.sidecar import socket_paths
+        from airlock_microgateway.sidecar import socket_paths, sockets_ready
 
         socket_dir = self.tmp / f"sockets-{workers}"
         sockets = socket_paths(socket_dir, workers)
@@ -423,8 +423,7 @@ class Lab:
         self.stack.callback(stop_process, process)
         self.sidecars[workers] = process
         self.metrics_ports[workers] = metrics_port
-        first = sockets[::2]  # a worker slot's first socket; its replacements alternate
-        ready = lambda: all(Path(p).exists() for p in first)  # noqa: E731
+        ready = lambda: sockets_ready(socket_dir, workers)  # noqa: E731
         wait_for(ready, START_SECONDS, f"sidecar ({workers} workers)", process)
         return sockets
 

@@ -61,11 +61,18 @@ class BodyCollector:
             else None
         )
 
+    def over_limit(self, size: int) -> LimitExceeded | None:
+        """The limit a body of `size` bytes is over, if any."""
+        if self.limit is not None and size > self.limit:
+            return LimitExceeded(self.limit_name, f"body is larger than {self.limit}")
+        return None
+
     def feed(self, chunk: bytes) -> None:
         """Take the next chunk; raises LimitExceeded as soon as the body is over its limit."""
         self.size += len(chunk)
-        if self.limit is not None and self.size > self.limit:
-            raise LimitExceeded(self.limit_name, f"body is larger than {self.limit}")
+        exceeded = self.over_limit(self.size)
+        if exceeded is not None:
+            raise exceeded
         if self._multipart is not None:
             self._multipart.feed(chunk)
         elif self._keep is None or len(self._kept) < self._keep:

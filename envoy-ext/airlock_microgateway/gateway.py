@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from airlock_filters.errors import PolicyError
@@ -27,7 +27,7 @@ from airlock_microgateway.demo_upstream import EchoUpstream
 from airlock_microgateway.envoy_config import Route, Upstream, build_bootstrap
 from airlock_microgateway.header_rewrites import HeaderRewrites
 from airlock_microgateway.policy_store import validate_documents
-from airlock_microgateway.sidecar import socket_paths
+from airlock_microgateway.sidecar import remove_sockets, socket_paths, sockets_ready
 
 # The first start compiles the Hyperscan database of the default policy (cached afterwards).
 SIDECAR_START_SECONDS = 300
@@ -82,12 +82,14 @@ def validate_policies(paths: Sequence[str]) -> list[str]:
         raise GatewayError(f"invalid policy: {exc}") from None
 
 
-def wait_until(check: object, seconds: float, what: str, process: subprocess.Popen[bytes]) -> None:
+def wait_until(
+    check: Callable[[], bool], seconds: float, what: str, process: subprocess.Popen[bytes]
+) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise GatewayError(f"{what} exited with status {process.returncode} while starting")
-        if callable(check) and check():
+        if check():
             return
         time.sleep(0.1)
     raise GatewayError(f"{what} did not become ready within {seconds:.0f} s")
@@ -116,6 +118,7 @@ class Gateway:
         self.workers = workers
         self.metrics = metrics
         self.run_dir = Path(tempfile.mkdtemp(prefix="airlock-gateway-"))
+        self.socket_dir = self.run_dir / "sockets"
         self.admin = ("127.0.0.1", free_port())
         self._stop = threading.Event()
         self._sidecar: subprocess.Popen[bytes] | None = None
@@ -124,19 +127,17 @@ class Gateway:
 
     def _sidecar_command(self) -> list[str]:
         command = [sys.executable, "-m", "airlock_microgateway", "sidecar"]
-        command += ["--socket-dir", str(self.run_dir / "sockets"), "--workers", str(self.workers)]
+        command += ["--socket-dir", str(self.socket_dir), "--workers", str(self.workers)]
         command += ["--metrics", f"{self.metrics[0]}:{self.metrics[1]}"]
         for path in self.policy_files:
             command += ["--policy", path]
         return command
 
     def _start_sidecar(self) -> subprocess.Popen[bytes]:
-        for path in socket_paths(self.run_dir / "sockets", self.workers):  # a dead sidecar's
-            Path(path).unlink(missing_ok=True)
-        sockets = socket_paths(self.run_dir / "sockets", self.workers)[::2]  # first generation
+        remove_sockets(self.socket_dir, self.workers)
         process = subprocess.Popen(self._sidecar_command())
         wait_until(
-            lambda: all(Path(p).exists() for p in sockets),
+            lambda: sockets_ready(self.socket_dir, self.workers),
             SIDECAR_START_SECONDS,
             "the sidecar",
             process,
@@ -162,7 +163,7 @@ class Gateway:
             self.admin,
             [upstream],
             routes,
-            socket_paths(self.run_dir / "sockets", self.workers),
+            socket_paths(self.socket_dir, self.workers),
         )
         config = self.run_dir / "envoy.json"
         config.write_text(json.dumps(bootstrap, indent=1))

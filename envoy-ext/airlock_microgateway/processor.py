@@ -1,9 +1,10 @@
 """One Processor per ext_proc stream, i.e. per HTTP request: one method per phase.
 
 Envoy is configured to send request headers only; the answer to the headers asks for the body
-(mode override) when the request has one, BUFFERED when its length is known and fits Envoy's
-buffer, STREAMED otherwise (see body.py). Response phases are not requested: response header
-rewrites are done by Envoy itself. A phase that is not requested passes through unchanged.
+(mode override) when the request has one: BUFFERED when its length is known and fits Envoy's
+buffer, BUFFERED_PARTIAL for a chunked body that is not multipart, STREAMED otherwise (see
+body.py). Response headers are asked for only on routes whose response rewrites Envoy cannot
+do itself. A phase that is not requested passes through unchanged.
 
 Every failure inside a phase raises: the service then aborts the stream with an error, and
 Envoy (failure_mode_allow: false) answers the client with a 5xx. Nothing fails open.
@@ -39,10 +40,6 @@ FILTER_NAMESPACE = "envoy.filters.http.ext_proc"
 _Mode = processing_mode_pb2.ProcessingMode
 _ADD_IF_ABSENT = base_pb2.HeaderValueOption.ADD_IF_ABSENT
 _OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
-
-
-class UnknownPolicy(LookupError):
-    """The route names a policy the sidecar does not have: a configuration error."""
 
 
 def _header_value(header: base_pb2.HeaderValue) -> str:
@@ -134,9 +131,8 @@ class Processor:
                 return self._finish(d.Decision(d.BLOCK, 400, d.PARSER, detail=str(exc)), False)
         length = self._length = _content_length(request)
         self._body = BodyCollector(policy.limits, parser, boundary)
-        limit = self._body.limit
-        if length is not None and limit is not None and length > limit:
-            exceeded = LimitExceeded(self._body.limit_name, f"body is larger than {limit}")
+        exceeded = self._body.over_limit(length or 0)
+        if exceeded is not None:
             blocked = self._limit_exceeded(exceeded)
             if blocked is not None:
                 return blocked
@@ -175,10 +171,8 @@ class Processor:
         if self._partial and not body.end_of_stream:
             # The first BUFFER_LIMIT bytes of a longer chunked body: over every form and JSON
             # limit; of any other body the engine reads only the beginning anyway.
-            if collector.limit is not None and collector.limit < BUFFER_LIMIT:
-                exceeded = LimitExceeded(
-                    collector.limit_name, f"body is larger than {collector.limit}"
-                )
+            exceeded = collector.over_limit(BUFFER_LIMIT + 1)
+            if exceeded is not None:
                 blocked = self._limit_exceeded(exceeded)
                 if blocked is not None:
                     return blocked

@@ -44,6 +44,18 @@ def socket_paths(socket_dir: str | Path, workers: int) -> list[str]:
             for i in range(workers) for side in "ab"]  # fmt: skip
 
 
+def remove_sockets(socket_dir: str | Path, workers: int) -> None:
+    """Remove the paths a killed sidecar left behind, so that a new one does not seem ready
+    before it listens (gRPC removes them itself only when it stops cleanly)."""
+    for path in socket_paths(socket_dir, workers):
+        Path(path).unlink(missing_ok=True)
+
+
+def sockets_ready(socket_dir: str | Path, workers: int) -> bool:
+    """Whether every worker slot's first worker listens: a started sidecar."""
+    return all(Path(p).exists() for p in socket_paths(socket_dir, workers)[::2])
+
+
 @dataclass
 class _Worker:
     index: int
@@ -165,8 +177,7 @@ class Sidecar:
             print(f"airlock-microgateway: invalid policy: {exc}", file=sys.stderr)
             return 2
         self.socket_dir.mkdir(parents=True, exist_ok=True)
-        for address in self.addresses:  # left behind by a sidecar that was killed
-            Path(address.removeprefix("unix:")).unlink(missing_ok=True)
+        remove_sockets(self.socket_dir, self.workers)
         for index in range(self.workers):
             self._workers.append(self._start_worker(index, self.addresses[2 * index]))
         if self.metrics_address is not None:

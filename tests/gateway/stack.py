@@ -22,7 +22,7 @@ from airlock_microgateway.demo_upstream import EchoUpstream
 from airlock_microgateway.envoy_config import Route, Upstream, build_bootstrap
 from airlock_microgateway.gateway import envoy_binary, free_port
 from airlock_microgateway.header_rewrites import HeaderRewrites
-from airlock_microgateway.sidecar import socket_paths
+from airlock_microgateway.sidecar import remove_sockets, socket_paths, sockets_ready
 
 START_SECONDS = 300  # the very first sidecar start compiles the rules (cached afterwards)
 
@@ -75,9 +75,7 @@ class Stack:
         return HeaderRewrites.from_spec(spec)
 
     def start_sidecar(self) -> None:
-        for path in socket_paths(self.socket_dir, self.workers):  # a killed sidecar's
-            Path(path).unlink(missing_ok=True)
-        sockets = socket_paths(self.socket_dir, self.workers)[::2]  # first generation
+        remove_sockets(self.socket_dir, self.workers)
         command = [sys.executable, "-m", "airlock_microgateway", "sidecar"]
         command += ["--socket-dir", str(self.socket_dir), "--workers", str(self.workers)]
         command += ["--metrics", f"127.0.0.1:{self.metrics_port}", "--drain-seconds", "5"]
@@ -86,7 +84,7 @@ class Stack:
         command += self.sidecar_args
         log = open(self.sidecar_log, "ab")  # noqa: SIM115 - owned by the child
         self.sidecar = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        wait_for(lambda: all(Path(p).exists() for p in sockets), START_SECONDS, "sidecar")
+        wait_for(lambda: sockets_ready(self.socket_dir, self.workers), START_SECONDS, "sidecar")
 
     def start_envoy(self) -> None:
         upstream = Upstream.from_url("upstream", self.upstream.url)
