@@ -11,11 +11,10 @@ import hashlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from airlock_filters.engine import Engine
-from airlock_filters.policy import ContentSecurity, load_policy_set, read_policy_documents
+from airlock_filters.policy import ContentSecurity, load_policy_set
 from airlock_microgateway.header_rewrites import HeaderRewrites
 
 
@@ -55,10 +54,6 @@ def compile_documents(documents: Sequence[tuple[str, Any]]) -> PolicySet:
         rewrites = HeaderRewrites.from_spec(policy.header_rewrites, f"{name}: HeaderRewrites spec")
         compiled[name] = CompiledPolicy(name, policy, Engine(policy), rewrites)
     return PolicySet(compiled, documents_digest(documents))
-
-
-def compile_files(paths: Sequence[str | Path]) -> PolicySet:
-    return compile_documents(read_policy_documents(paths))
 
 
 class PolicyStore:

@@ -8,7 +8,6 @@ policy named "default".
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator, Callable
 
 import grpc
@@ -19,14 +18,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from airlock_microgateway.observability import Observer
 from airlock_microgateway.policy_store import PolicyStore
 from airlock_microgateway.processor import Processor
+from airlock_microgateway.sidecar import HEALTH_PAUSE_SECONDS
 
 POLICY_METADATA = "x-airlock-policy"
 DEFAULT_POLICY = "default"
 SERVICE_NAME = "envoy.service.ext_proc.v3.ExternalProcessor"
-# Envoy health-checks every second (envoy_config): NOT_SERVING is seen within this.
-HEALTH_PAUSE_SECONDS = 2.0
-
-log = logging.getLogger(__name__)
 
 
 class ExternalProcessorService(ep_grpc.ExternalProcessorServicer):

@@ -32,7 +32,9 @@ from airlock_filters.policy import read_policy_documents
 from airlock_microgateway.observability import Observer
 
 POLL_SECONDS = 1.0
-HEALTH_PAUSE_SECONDS = 2.0  # Envoy health-checks every second (envoy_config)
+# Envoy health-checks every second (envoy_config): a worker turning SERVING or NOT_SERVING is
+# seen within this.
+HEALTH_PAUSE_SECONDS = 2.0
 
 
 def socket_paths(socket_dir: str | Path, workers: int) -> list[str]:
