@@ -139,9 +139,13 @@ class Stack:
         )
 
     def start(self) -> Stack:
-        self.start_sidecar()
-        self.start_envoy()
-        self.wait_healthy()
+        try:
+            self.start_sidecar()
+            self.start_envoy()
+            self.wait_healthy()
+        except BaseException:
+            self.stop()  # a fixture that fails to start leaves no process behind
+            raise
         return self
 
     def kill_sidecar(self) -> None:
