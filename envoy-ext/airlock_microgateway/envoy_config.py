@@ -87,36 +87,42 @@ class Route:
     rewrites: HeaderRewrites | None = None  # the policy's HeaderRewrites
 
 
-def _ext_proc_per_route(route: Route) -> dict[str, Any]:
+def _ext_proc_per_route(policy: str | None, rewrites: HeaderRewrites | None) -> dict[str, Any]:
     per_route: dict[str, Any] = {
         "@type": _T + "envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute"
     }
-    if route.policy is None:
+    if policy is None:
         per_route["disabled"] = True
         return per_route
     overrides: dict[str, Any] = {
-        "grpc_initial_metadata": [{"key": POLICY_METADATA, "value": route.policy}]
+        "grpc_initial_metadata": [{"key": POLICY_METADATA, "value": policy}]
     }
-    if route.rewrites is not None and route.rewrites.sidecar_response_headers:
+    if rewrites is not None and rewrites.sidecar_response_headers:
         # Response rewrites that Envoy and its Lua cannot do: the sidecar sees the headers.
         overrides["processing_mode"] = {**PROCESSING_MODE, "response_header_mode": "SEND"}
     per_route["overrides"] = overrides
     return per_route
 
 
-def build_route(route: Route, index: int) -> dict[str, Any]:
+def protection_fields(policy: str | None, rewrites: HeaderRewrites | None) -> dict[str, Any]:
+    """Fields of an Envoy route that protect it: the policy the sidecar applies (None:
+    unsecured, no ext_proc) and the header rewrites Envoy does natively.
+    `typed_per_filter_config` is always among them."""
     fields: dict[str, Any] = {}
     per_filter: dict[str, Any] = {LUA_FILTER: {"@type": _T + _LUA_PER_ROUTE, "disabled": True}}
-    if route.rewrites is not None:
-        fields = route.rewrites.route_fields(LUA_FILTER)
+    if rewrites is not None:
+        fields = rewrites.route_fields(LUA_FILTER)
         per_filter.update(fields.pop("typed_per_filter_config"))
-    per_filter[FILTER_NAMESPACE] = _ext_proc_per_route(route)
+    per_filter[FILTER_NAMESPACE] = _ext_proc_per_route(policy, rewrites)
+    return {**fields, "typed_per_filter_config": per_filter}
+
+
+def build_route(route: Route, index: int) -> dict[str, Any]:
     return {
         "name": f"route-{index}",
         "match": {"prefix": route.prefix},
         "route": {"cluster": route.upstream, "timeout": "60s"},
-        **fields,
-        "typed_per_filter_config": per_filter,
+        **protection_fields(route.policy, route.rewrites),
     }
 
 
@@ -165,14 +171,18 @@ def build_http_filters() -> list[dict[str, Any]]:
     ]
 
 
-def build_listener(host: str, port: int, routes: list[Route]) -> dict[str, Any]:
-    manager = {
+def build_http_connection_manager(routing: dict[str, Any]) -> dict[str, Any]:
+    """The HTTP connection manager of a protected listener; `routing` is its `route_config` or
+    `rds` field."""
+    return {
         "@type": _T
         + "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": "airlock",
         "codec_type": "AUTO",  # HTTP/1.1 and HTTP/2 (h2c prior knowledge)
         "generate_request_id": True,
         "use_remote_address": True,
+        # Virtual hosts match host names; a port in the Host header must not defeat that.
+        "strip_any_host_port": True,
         # The upstream's Server header is application information: HeaderRewrites removes it
         # and Envoy must not put its own in its place.
         "server_header_transformation": "PASS_THROUGH",
@@ -197,9 +207,13 @@ def build_listener(host: str, port: int, routes: list[Route]) -> dict[str, Any]:
                 },
             }
         ],
-        "route_config": build_route_config(routes),
+        **routing,
         "http_filters": build_http_filters(),
     }
+
+
+def build_listener(host: str, port: int, routes: list[Route]) -> dict[str, Any]:
+    manager = build_http_connection_manager({"route_config": build_route_config(routes)})
     return {
         "name": LISTENER_NAME,
         "address": {"socket_address": {"address": host, "port_value": port}},
