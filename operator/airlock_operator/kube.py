@@ -62,6 +62,13 @@ class Kube:
         # JSON is YAML, and the client sends a dict body as JSON whatever the content type.
         return self._request("PATCH", path, query, obj, "application/apply-patch+yaml")
 
+    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Creates `obj`; ConflictException (409) when it exists. For objects that must not be
+        overwritten when two operators start at once, such as the CA."""
+        metadata = obj.get("metadata") or {}
+        plural_path = self._path(obj["apiVersion"], obj["kind"], "", metadata.get("namespace"))
+        return self._request("POST", plural_path.rstrip("/"), None, obj, "application/json")
+
     def get(
         self, api_version: str, kind: str, name: str, namespace: str | None = None
     ) -> dict[str, Any] | None:

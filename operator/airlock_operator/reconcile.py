@@ -19,7 +19,7 @@ from airlock_operator.policies import content_security
 from airlock_operator.routes import http_routes
 from airlock_operator.settings import CONTROLLER_NAME, node_id
 from airlock_operator.workloads import workload_name
-from airlock_operator.world import World, generation, spec
+from airlock_operator.world import World, generation, key_of, spec
 
 ObjectRef = tuple[str, str, str]  # (kind, namespace, name)
 
@@ -154,6 +154,13 @@ def compute(world: World, programmed: Callable[[str], bool], now: str) -> Outcom
                 }
             )
         outcome.statuses[("HTTPRoute", *key)] = {"parents": _others(previous) + parents}
+
+    for route_obj in world.all("HTTPRoute"):
+        ref = ("HTTPRoute", *key_of(route_obj))
+        previous = (route_obj.get("status") or {}).get("parents") or []
+        if ref not in outcome.statuses and len(_others(previous)) < len(previous):
+            # No parent of ours any more (Gateway deleted, parentRef removed): our entries go.
+            outcome.statuses[ref] = {"parents": _others(previous)}
 
     for csp in world.all("ContentSecurityPolicy"):
         ns, name = csp["metadata"]["namespace"], csp["metadata"]["name"]

@@ -587,3 +587,12 @@ def test_gateway_address_comes_from_its_service():
     status = gateway_status(run(world))
     assert status["addresses"] == [{"type": "IPAddress", "value": "10.96.0.7"}]
     assert condition(status["conditions"], "Programmed")["status"] == "True"
+
+
+def test_route_status_forgets_a_deleted_gateway():
+    world = basic_world()
+    world.get("HTTPRoute", "apps", "web")["status"] = run(world).statuses[
+        ("HTTPRoute", "apps", "web")
+    ]
+    world.remove("Gateway", ("apps", "gw"))
+    assert run(world).statuses[("HTTPRoute", "apps", "web")] == {"parents": []}

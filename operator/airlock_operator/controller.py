@@ -1,0 +1,270 @@
+"""The running operator: watch events fill a World; one reconcile loop makes the cluster and
+the engines match what `reconcile.compute` says.
+
+Events only mark the World dirty; the loop waits a moment for more (a `kubectl apply -f` of
+many objects is one pass, not many), computes everything, then
+- hands every Gateway's configuration to the xDS cache (engines get it within a second),
+- writes the statuses that differ from what the objects show,
+- applies each Gateway's Deployment and Service (server-side apply; skipped when unchanged),
+- keeps one bootstrap Secret per engine namespace, renewed when due.
+A failure of one write is logged and retried on the next pass; it never stops the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from kubernetes.client import ApiException
+
+from airlock_operator import certificates
+from airlock_operator.conditions import timestamp
+from airlock_operator.reconcile import Engine, Outcome, compute
+from airlock_operator.settings import BOOTSTRAP_SECRET, CA_SECRET, GROUP, VERSION, Settings
+from airlock_operator.workloads import (
+    REPLICAS_FIELD_MANAGER,
+    build_deployment,
+    build_service,
+    replicas_claim,
+    workload_name,
+)
+from airlock_operator.world import World, key_of
+from airlock_operator.xds_server import (
+    CLUSTER_TYPE,
+    LISTENER_TYPE,
+    ROUTE_TYPE,
+    ConfigCache,
+    resource_from_dict,
+)
+
+log = logging.getLogger("airlock_operator")
+
+GATEWAY_API = "gateway.networking.k8s.io/v1"
+API_VERSIONS = {
+    "GatewayClass": GATEWAY_API,
+    "Gateway": GATEWAY_API,
+    "HTTPRoute": GATEWAY_API,
+    "ContentSecurityPolicy": f"{GROUP}/{VERSION}",
+}
+DEBOUNCE_SECONDS = 0.2
+
+
+def engine_messages(engine: Engine) -> dict[str, list[Any]]:
+    """The xDS resources of one Gateway's engines and sidecars."""
+    import yaml
+    from google.protobuf import wrappers_pb2
+
+    from airlock_operator.settings import POLICY_TYPE_URL
+
+    resources = engine.resources
+    policies = yaml.safe_dump_all(engine.documents, sort_keys=True) if engine.documents else ""
+    return {
+        CLUSTER_TYPE: [resource_from_dict(CLUSTER_TYPE, c) for c in resources.clusters],
+        LISTENER_TYPE: [resource_from_dict(LISTENER_TYPE, li) for li in resources.listeners],
+        ROUTE_TYPE: [resource_from_dict(ROUTE_TYPE, r) for r in resources.route_configs],
+        POLICY_TYPE_URL: [wrappers_pb2.StringValue(value=policies)],
+    }
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
+
+
+class Controller:
+    def __init__(
+        self,
+        settings: Settings,
+        kube: Any,  # airlock_operator.kube.Kube
+        cache: ConfigCache,
+        ca: certificates.CertificateAuthority,
+        programmed: Callable[[str], bool] = lambda node: False,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.kube = kube
+        self.cache = cache
+        self.ca = ca
+        self.programmed = programmed
+        self.clock = clock
+        self.world = World()
+        self.dirty = asyncio.Event()
+        self.passes = 0
+        self._applied: dict[tuple[str, str, str], str] = {}  # workload -> digest applied
+        self._nodes: set[str] = set()
+        self._bootstrap_namespaces: set[str] = set()
+
+    # --- events -----------------------------------------------------------------------------
+
+    def observe(self, kind: str, event: dict[str, Any]) -> None:
+        body = event.get("object") or {}
+        if event.get("type") == "DELETED":
+            self.world.remove(kind, key_of(body))
+        else:
+            self.world.put(kind, body)
+        self.dirty.set()
+
+    def forget_workload(self, kind: str, namespace: str, name: str) -> None:
+        """A workload of ours was deleted behind our back: apply it again."""
+        for workload in [w for w in self._applied if w[0] == kind and w[1] == namespace]:
+            if workload_name(workload[2]) == name:
+                del self._applied[workload]
+                self.dirty.set()
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        while True:
+            await self.dirty.wait()
+            await asyncio.sleep(DEBOUNCE_SECONDS)
+            self.dirty.clear()
+            try:
+                await self.reconcile()
+            except Exception:  # the next event or timer tries again
+                log.exception("reconcile pass failed")
+                await asyncio.sleep(1.0)
+                self.dirty.set()
+
+    async def reconcile(self) -> Outcome:
+        outcome = compute(self.world, self.programmed, timestamp(self.clock()))
+        self.passes += 1
+        self._deliver(outcome)
+        await asyncio.to_thread(self._write, outcome)
+        return outcome
+
+    def _deliver(self, outcome: Outcome) -> None:
+        for node, engine in outcome.engines.items():
+            try:
+                self.cache.set(node, engine_messages(engine))
+            except Exception as exc:  # one Gateway's bad config must not stop the others
+                log.error("configuration of %s not delivered: %s", node, exc)
+        for node in self._nodes - set(outcome.engines):
+            self.cache.remove(node)
+        self._nodes = set(outcome.engines)
+
+    def _write(self, outcome: Outcome) -> None:
+        failures = 0
+        for ref, status in outcome.statuses.items():
+            failures += not self._write_status(ref, status)
+        namespaces = set()
+        for engine in outcome.engines.values():
+            gateway = engine.gateway
+            if not gateway.is_accepted:
+                continue
+            namespaces.add(gateway.namespace)
+            failures += not self._apply_workloads(engine)
+        for namespace in sorted(namespaces):
+            failures += not self._ensure_bootstrap(namespace)
+        for namespace in sorted(self._bootstrap_namespaces - namespaces):
+            self._guard(lambda ns=namespace: self.kube.delete("v1", "Secret", BOOTSTRAP_SECRET, ns))
+        self._bootstrap_namespaces = namespaces
+        if failures:
+            self.dirty.set()
+
+    def _guard(self, action: Callable[[], Any]) -> bool:
+        try:
+            action()
+            return True
+        except ApiException as exc:
+            if exc.status == 404:  # deleted meanwhile: its event follows
+                return True
+            log.warning("API request failed (%s): %s", exc.status, exc.reason)
+            return False
+
+    def _write_status(self, ref: tuple[str, str, str], status: dict[str, Any]) -> bool:
+        kind, namespace, name = ref
+        current = self.world.get(kind, namespace, name)
+        if current is None:
+            return True
+        shown = current.get("status") or {}
+        if all(shown.get(key) == value for key, value in status.items()):
+            return True
+
+        def patch() -> None:
+            updated = self.kube.patch_status(
+                API_VERSIONS[kind], kind, name, namespace or None, status
+            )
+            # Seen at once, so the next pass does not write the same again before the
+            # watch event arrives.
+            self.world.put(kind, updated)
+
+        return self._guard(patch)
+
+    def _apply_workloads(self, engine: Engine) -> bool:
+        gateway = engine.gateway
+        parameters = gateway.parameters.filled
+        name = workload_name(gateway.name)
+        exists = self.world.get("Deployment", gateway.namespace, name) is not None
+        deployment = build_deployment(gateway.obj, parameters, self.settings, creating=not exists)
+        service = build_service(gateway.obj, parameters)
+        ok = True
+        for kind, body in (("Deployment", deployment), ("Service", service)):
+            workload = (kind, gateway.namespace, gateway.name)
+            digest = _digest(body)
+            if self._applied.get(workload) == digest:
+                continue
+
+            def apply(body: dict[str, Any] = body, kind: str = kind) -> None:
+                self.kube.apply(body)
+                if kind == "Deployment" and "replicas" in body["spec"]:
+                    self.kube.apply(replicas_claim(body), field_manager=REPLICAS_FIELD_MANAGER)
+
+            if self._guard(apply):
+                self._applied[workload] = digest
+            else:
+                ok = False
+        return ok
+
+    def _ensure_bootstrap(self, namespace: str) -> bool:
+        secret = self.world.get("Secret", namespace, BOOTSTRAP_SECRET)
+        if secret is not None:
+            try:
+                material = certificates.read_bootstrap_secret(secret)
+                if not certificates.needs_renewal(
+                    material.cert_pem, self.ca, self.settings.renewal_period, self.clock()
+                ):
+                    return True
+            except certificates.CertificateError as exc:
+                log.warning("bootstrap secret in %s is unusable, reissued: %s", namespace, exc)
+
+        def issue() -> None:
+            leaf = certificates.issue_engine_certificate(
+                self.ca, namespace, self.settings.renewal_period, now=self.clock()
+            )
+            self.world.put(
+                "Secret", self.kube.apply(certificates.bootstrap_secret(self.ca, leaf, namespace))
+            )
+            log.info("bootstrap secret of %s issued", namespace)
+
+        return self._guard(issue)
+
+    async def renewals(self) -> None:
+        """Wake the loop often enough that certificates are renewed when due."""
+        interval = min(60.0, self.settings.renewal_period.total_seconds() / 10)
+        while True:
+            await asyncio.sleep(interval)
+            self.dirty.set()
+
+
+def load_or_create_ca(kube: Any, settings: Settings) -> certificates.CertificateAuthority:
+    """The operator's CA from its Secret; created on first start. A second replica starting at
+    the same moment loses the create race and reads the winner's."""
+    secret = kube.get("v1", "Secret", CA_SECRET, settings.namespace)
+    if secret is not None:
+        return certificates.CertificateAuthority.from_secret(secret)
+    ca = certificates.CertificateAuthority.create()
+    body = ca.to_secret(settings.namespace)
+    try:
+        kube.create(body)
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+        secret = kube.get("v1", "Secret", CA_SECRET, settings.namespace)
+        return certificates.CertificateAuthority.from_secret(copy.deepcopy(secret))
+    log.info("CA created in Secret %s/%s", settings.namespace, CA_SECRET)
+    return ca

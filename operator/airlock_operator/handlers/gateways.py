@@ -1,0 +1,14 @@
+"""Gateway watch events into the operator's World."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from airlock_operator.handlers.lifecycle import controller
+
+
+@kopf.on.event("gateway.networking.k8s.io", "v1", "gateways")
+def gateway_event(event: dict[str, Any], **_: Any) -> None:
+    controller().observe("Gateway", event)
