@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -101,7 +102,7 @@ class Controller:
 
     # --- events -----------------------------------------------------------------------------
 
-    def observe(self, kind: str, event: dict[str, Any]) -> None:
+    def observe(self, kind: str, event: Mapping[str, Any]) -> None:
         body = event.get("object") or {}
         if event.get("type") == "DELETED":
             self.world.remove(kind, key_of(body))
@@ -161,7 +162,9 @@ class Controller:
         for namespace in sorted(namespaces):
             failures += not self._ensure_bootstrap(namespace)
         for namespace in sorted(self._bootstrap_namespaces - namespaces):
-            self._guard(lambda ns=namespace: self.kube.delete("v1", "Secret", BOOTSTRAP_SECRET, ns))
+            self._guard(
+                functools.partial(self.kube.delete, "v1", "Secret", BOOTSTRAP_SECRET, namespace)
+            )
         self._bootstrap_namespaces = namespaces
         if failures:
             self.dirty.set()

@@ -156,11 +156,11 @@ def compute(world: World, programmed: Callable[[str], bool], now: str) -> Outcom
         outcome.statuses[("HTTPRoute", *key)] = {"parents": _others(previous) + parents}
 
     for route_obj in world.all("HTTPRoute"):
-        ref = ("HTTPRoute", *key_of(route_obj))
+        route_ref: ObjectRef = ("HTTPRoute", *key_of(route_obj))
         previous = (route_obj.get("status") or {}).get("parents") or []
-        if ref not in outcome.statuses and len(_others(previous)) < len(previous):
+        if route_ref not in outcome.statuses and len(_others(previous)) < len(previous):
             # No parent of ours any more (Gateway deleted, parentRef removed): our entries go.
-            outcome.statuses[ref] = {"parents": _others(previous)}
+            outcome.statuses[route_ref] = {"parents": _others(previous)}
 
     for csp in world.all("ContentSecurityPolicy"):
         ns, name = csp["metadata"]["namespace"], csp["metadata"]["name"]
