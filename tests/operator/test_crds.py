@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 import yaml
-from airlock_operator import crds
 from openapi_check import structural_errors, undocumented, validate
 
 from airlock_filters.errors import PolicyError
 from airlock_filters.resources import SPECS
+from airlock_operator import crds
 
-REFERENCE_DIR = Path("/work/shared/airlock-api-reference")
+# shared/ lies beside the repository, for developers and CI alike.
+REFERENCE_DIR = Path(__file__).resolve().parents[3] / "shared" / "airlock-api-reference"
 EXAMPLES = Path(__file__).with_name("examples.yaml")
 GENERATED = {crd["spec"]["names"]["kind"]: crd for crd in crds.build_crds()}
 

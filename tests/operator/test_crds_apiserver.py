@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 import yaml
-from airlock_operator import crds
 
 from airlock_filters.resources import SPECS
+from airlock_operator import crds
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, home of the k8s package
 from k8s.controlplane import ControlPlane, binaries_dir
