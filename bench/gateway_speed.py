@@ -81,7 +81,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCH = REPO_ROOT / "bench"
 DEFAULT_OUT = BENCH / "results"
 LUA_SCRIPT = BENCH / "wrk_mix.lua"
-PEER_DIR = Path(os.environ.get("MODSEC_PEER_DIR", "/work/shared/peers/modsec"))
+PEER_DIR = Path(
+    os.environ.get(
+        "MODSEC_PEER_DIR", Path(__file__).resolve().parents[2] / "shared" / "peers" / "modsec"
+    )
+)
 
 PLAIN = "envoy"
 SIDECAR = "envoy+sidecar"

@@ -30,7 +30,12 @@ from airlock_microgateway.header_rewrites import (
     challenge_schemes,
 )
 
-REFERENCE = Path("/work/shared/airlock-api-reference/headerrewrites.microgateway.airlock.com.yaml")
+REFERENCE = (
+    Path(__file__).resolve().parents[3]
+    / "shared"
+    / "airlock-api-reference"
+    / "headerrewrites.microgateway.airlock.com.yaml"
+)
 ENVOY = Path(__file__).resolve().parents[2] / ".venv/lib/python3.11/site-packages/envoy/_bin/envoy"
 
 
