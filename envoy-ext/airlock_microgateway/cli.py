@@ -4,6 +4,10 @@ airlock-microgateway run [--upstream URL] [--listen HOST:PORT] [--policy FILE ..
                          [--workers N] [--metrics HOST:PORT]
 airlock-microgateway sidecar --socket-dir DIR [--policy FILE ...] [--workers N]
                              [--metrics HOST:PORT]
+                             [--operator HOST:PORT --node-id NS/NAME --tls-dir DIR]
+
+With --operator the sidecar takes its policies from the operator (over mTLS, with the
+certificates in --tls-dir) instead of files, and serves nothing until the first arrive.
 """
 
 from __future__ import annotations
@@ -64,6 +68,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     sidecar.add_argument("--metrics", metavar="HOST:PORT", help="serve Prometheus metrics")
     sidecar.add_argument(
+        "--operator", metavar="HOST:PORT", help="take policies from the operator's xDS server"
+    )
+    sidecar.add_argument(
+        "--node-id", metavar="NS/NAME", help="the Gateway, as the operator names it"
+    )
+    sidecar.add_argument(
+        "--tls-dir", metavar="DIR", help="ca.crt, tls.crt and tls.key for the operator (mTLS)"
+    )
+    sidecar.add_argument(
         "--drain-seconds",
         type=float,
         default=10.0,
@@ -102,7 +115,59 @@ def main(argv: list[str] | None = None) -> int:
             print(f"airlock-microgateway: {exc}", file=sys.stderr)
             return 2
     prepare_metrics_dir(Path(tempfile.mkdtemp(prefix="airlock-metrics-")))
+    if args.operator:
+        if args.policy or not args.node_id or not args.tls_dir:
+            print(
+                "airlock-microgateway: --operator needs --node-id and --tls-dir, and no --policy",
+                file=sys.stderr,
+            )
+            return 2
+        return _sidecar_from_operator(args, metrics)
     sidecar = Sidecar(
         args.policy, args.socket_dir, args.workers, metrics, args.drain_seconds, args.max_streams
     )
     return sidecar.run()
+
+
+def _sidecar_from_operator(args: argparse.Namespace, metrics: tuple[str, int] | None) -> int:
+    """The policy client runs in a process of its own (spawned, not forked: a gRPC client
+    thread in the supervisor would be copied into every forked worker) and keeps a file up to
+    date that the sidecar watches like any policy file."""
+    import multiprocessing
+    import signal
+    import threading
+
+    from airlock_microgateway.policy_client import follow_policies
+    from airlock_microgateway.sidecar import Sidecar
+
+    policy_file = Path(tempfile.mkdtemp(prefix="airlock-policies-")) / "policies.yaml"
+    client = multiprocessing.get_context("spawn").Process(
+        target=follow_policies,
+        args=(args.operator, args.node_id, Path(args.tls_dir), policy_file),
+        name="policy-client",
+        daemon=True,
+    )
+    client.start()
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        # Nothing is served before the first policies: Envoy fails closed meanwhile.
+        while not policy_file.exists():
+            if stop.wait(0.2):
+                return 0
+            if not client.is_alive():
+                print("airlock-microgateway: the policy client stopped", file=sys.stderr)
+                return 1
+        sidecar = Sidecar(
+            [str(policy_file)],
+            args.socket_dir,
+            args.workers,
+            metrics,
+            args.drain_seconds,
+            args.max_streams,
+        )
+        return sidecar.run()
+    finally:
+        client.terminate()
+        client.join(5)
