@@ -243,14 +243,17 @@ def follow_policies(
 
 async def _follow_until(client: PolicyClient, stop: threading.Event | None) -> None:
     stopped = asyncio.Event()
+    if stop is None:
+        await client.run(stopped)  # never set: forever
+        return
 
-    async def watch() -> None:
+    async def watch(stop: threading.Event) -> None:
         # A threading.Event cannot be awaited; polling it costs nothing worth a thread.
-        while stop is None or not stop.is_set():
+        while not stop.is_set():
             await asyncio.sleep(STOP_POLL_SECONDS)
         stopped.set()
 
-    watcher = asyncio.create_task(watch())
+    watcher = asyncio.create_task(watch(stop))
     try:
         await client.run(stopped)
     finally:
