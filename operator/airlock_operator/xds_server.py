@@ -143,7 +143,9 @@ class _Watcher:
 class ConfigCache:
     """The resources of every node, and the streams waiting for them. Thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_accepted: Callable[[str], None] | None = None) -> None:
+        # Told the node id whenever a client ACKs (the operator's Programmed status).
+        self.on_accepted = on_accepted
         self._lock = threading.Lock()
         self._snapshots: dict[str, Snapshot] = {}
         self._watchers: dict[str, set[_Watcher]] = {}
@@ -191,6 +193,22 @@ class ConfigCache:
     def accepted(self, node_id: str, type_url: str, served: TypeSnapshot) -> None:
         with self._lock:
             self._accepted.setdefault(node_id, {})[type_url] = served
+        if self.on_accepted is not None:
+            self.on_accepted(node_id)
+
+    def programmed(self, node_id: str) -> bool:
+        """Whether the node's clients took its current configuration: every type the node has
+        resources of was ACKed at its current version."""
+        with self._lock:
+            snapshot = self._snapshots.get(node_id)
+            if snapshot is None:
+                return False
+            accepted = self._accepted.get(node_id, {})
+            return all(
+                t in accepted and accepted[t].version == current.version
+                for t, current in snapshot.types.items()
+                if current.resources
+            )
 
     def rejected(self, node_id: str, type_url: str, version: str) -> None:
         with self._lock:

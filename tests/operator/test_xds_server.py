@@ -133,14 +133,21 @@ def test_engine_is_configured_over_mtls_and_follows_changes(
     tmp_path: Path, xds: XdsThread, cache: ConfigCache, secret: SecretVolume, upstream: EchoUpstream
 ) -> None:
     port = free_port()
+    acks: list[str] = []
+    cache.on_accepted = acks.append
     cache.set(NODE, engine_config(upstream, port, "v1"))
+    assert not cache.programmed(NODE)  # nobody took it yet
     engine = Engine(tmp_path, xds.settings(), NODE, secret.path).start()
     try:
         wait_for(lambda: served_tag(port) == "v1", 30, "the first configuration")
         assert upstream.seen, "the request reached the upstream through the served route"
+        wait_for(lambda: cache.programmed(NODE), 5, "every type ACKed")
+        assert set(acks) == {NODE}
 
         cache.set(NODE, engine_config(upstream, port, "v2"))
+        assert not cache.programmed(NODE)  # the new version is not taken yet
         wait_for(lambda: served_tag(port) == "v2", 5, "the changed configuration")
+        wait_for(lambda: cache.programmed(NODE), 5, "the new version ACKed")
 
         stats = engine.stats()
         assert stats["control_plane.connected_state"] == 1

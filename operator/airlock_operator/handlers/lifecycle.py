@@ -44,7 +44,11 @@ async def operator_startup(settings: kopf.OperatorSettings, memo: Any, **_: Any)
     cache = ConfigCache()
     server = XdsServer(cache, ServerTls(ca, config))
     await server.start(f"{config.xds_listen}:{config.xds_port}")
-    _controller = Controller(config, kube, cache, ca)
+    _controller = Controller(config, kube, cache, ca, programmed=cache.programmed)
+    loop = asyncio.get_running_loop()
+    dirty = _controller.dirty
+    # An engine took a configuration: its Gateway may now be Programmed.
+    cache.on_accepted = lambda node: loop.call_soon_threadsafe(dirty.set)
     memo.server = server
     memo.tasks = [
         asyncio.create_task(_controller.run(), name="reconcile"),

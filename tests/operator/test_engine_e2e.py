@@ -1,0 +1,202 @@
+"""End to end: the operator (KopfRunner, real API server) configures an engine that runs exactly
+as its Deployment says - Envoy and the sidecar as local processes with the Deployment's
+arguments and the bootstrap Secret's certificates - connected to the operator over mTLS.
+
+Mocked, because nothing here can run pods: the kubelet. The test does its part: it lays the
+Secret out as a volume (SecretVolume, the kubelet's `..data` layout), points the container
+paths at it and at a socket directory, and starts the containers' commands.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+from gateway.xds_stack import SecretVolume
+from harness import (
+    GW,
+    MG,
+    Operator,
+    condition,
+    create,
+    gateway_class,
+    get,
+    host_address,
+    setup_app,
+    status_is,
+)
+from k8s.controlplane import ControlPlane, wait_for
+
+from airlock_microgateway.demo_upstream import EchoUpstream
+from airlock_microgateway.gateway import envoy_binary, free_port
+from airlock_operator.settings import BOOTSTRAP_MOUNT, BOOTSTRAP_SECRET, SOCKET_DIR
+from airlock_operator.workloads import workload_name
+
+FOLLOW_SECONDS = 5.0  # the issue's bound for a change to reach a running engine
+SQL_INJECTION = "/?id=" + quote("1' OR '1'='1' --")
+STRICT_ONLY = "/?note=" + quote("I ran `ls -la` today")  # UNIXCMD at Strict, not Standard
+
+
+class PodProcesses:
+    """The two containers of a gateway pod as local processes."""
+
+    def __init__(self, deployment: dict[str, Any], secret: dict[str, Any], tmp: Path) -> None:
+        self.tmp = tmp
+        self.volume = SecretVolume(tmp / "bootstrap")
+        self.volume.publish({k: base64.b64decode(v) for k, v in secret["data"].items()})
+        self.sockets = tmp / "sockets"
+        self.sockets.mkdir()
+        self.admin_port = free_port()
+        containers = {c["name"]: c for c in deployment["spec"]["template"]["spec"]["containers"]}
+        self.engine_args = self._engine(containers["engine"])
+        self.sidecar_args = self._sidecar(containers["sidecar"])
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def _paths(self, text: str) -> str:
+        return text.replace(BOOTSTRAP_MOUNT, str(self.volume.path)).replace(
+            SOCKET_DIR, str(self.sockets)
+        )
+
+    def _engine(self, container: dict[str, Any]) -> list[str]:
+        args = [*container.get("command", []), *container.get("args", [])]
+        index = args.index("--config-yaml") + 1
+        bootstrap = json.loads(self._paths(args[index]))
+        # Two engines on one machine: the admin port must be free (in a pod it is the pod's).
+        bootstrap["admin"]["address"]["socket_address"]["port_value"] = self.admin_port
+        args[index] = json.dumps(bootstrap)
+        assert args[0] == "envoy" or args[0].endswith("/envoy"), args
+        assert "--disable-hot-restart" in args
+        return [envoy_binary(), *args[1:]]
+
+    def _sidecar(self, container: dict[str, Any]) -> list[str]:
+        args = [self._paths(a) for a in [*container.get("command", []), *container.get("args", [])]]
+        assert args[0] == "airlock-microgateway", args
+        if "--metrics" in args:
+            args[args.index("--metrics") + 1] = f"127.0.0.1:{free_port()}"
+        return [sys.executable, "-m", "airlock_microgateway", *args[1:]]
+
+    def start(self) -> None:
+        for name, args in (("sidecar", self.sidecar_args), ("envoy", self.engine_args)):
+            log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+            self.processes.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT))
+
+    def alive(self) -> bool:
+        return all(p.poll() is None for p in self.processes)
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.tmp.glob("*.log"))
+        )
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+@pytest.fixture
+def upstream() -> Iterator[EchoUpstream]:
+    echo = EchoUpstream(host_address()).start()
+    yield echo
+    echo.stop()
+
+
+def set_deny_level(cp: ControlPlane, ns: str, level: str) -> None:
+    response = cp.api.patch(
+        f"{MG}/namespaces/{ns}/denyrules/strict",
+        json={"spec": {"request": {"builtIn": {"settings": {"level": level}}}}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert response.status_code == 200, response.text
+
+
+def status_of(client: httpx.Client, path: str) -> int | None:
+    try:
+        return client.get(path).status_code
+    except httpx.HTTPError:
+        return None
+
+
+def follows(client: httpx.Client, path: str, expected: int, pod: PodProcesses) -> float:
+    """Seconds until `path` answers `expected`; fails after FOLLOW_SECONDS."""
+    start = time.monotonic()
+    while time.monotonic() - start < FOLLOW_SECONDS:
+        assert pod.alive(), pod.logs()
+        if status_of(client, path) == expected:
+            return time.monotonic() - start
+        time.sleep(0.1)
+    raise AssertionError(f"{path} did not answer {expected} within {FOLLOW_SECONDS} s")
+
+
+def test_engine_follows_the_operator(
+    control_plane: ControlPlane,
+    operator: Operator,
+    namespace: str,
+    upstream: EchoUpstream,
+    tmp_path: Path,
+) -> None:
+    cp, ns = control_plane, namespace
+    class_name = f"airlock-{ns}"
+    create(cp, f"{GW}/gatewayclasses", gateway_class(class_name))
+    listener_port = free_port()
+    setup_app(cp, ns, class_name, listener_port, (host_address(), upstream.port))
+
+    name = workload_name("gw")
+    deployment = wait_for(
+        lambda: get(cp, f"/apis/apps/v1/namespaces/{ns}/deployments/{name}"), "Deployment"
+    )
+    secret = wait_for(
+        lambda: get(cp, f"/api/v1/namespaces/{ns}/secrets/{BOOTSTRAP_SECRET}"), "Secret"
+    )
+    pod = PodProcesses(deployment, secret, tmp_path)
+    pod.start()
+    try:
+        gateway_path = f"{GW}/namespaces/{ns}/gateways/gw"
+        wait_for(
+            lambda: (
+                pod.alive()
+                and status_is(
+                    cp,
+                    gateway_path,
+                    lambda s: condition(s.get("conditions"), "Programmed"),
+                    ("True", "Programmed"),
+                )
+            ),
+            "Gateway Programmed (the engine took its configuration)",
+            timeout=120,
+        )
+        client = httpx.Client(base_url=f"http://127.0.0.1:{listener_port}", timeout=10)
+        # The sidecar compiles its policies after they arrive; until then, it fails closed.
+        wait_for(
+            lambda: status_of(client, "/hello?x=1") == 200, "benign request passes", timeout=120
+        )
+        assert any(seen.target == "/hello?x=1" for seen in upstream.seen)
+
+        before = len(upstream.seen)
+        reply = client.get(SQL_INJECTION)
+        assert reply.status_code == 400
+        assert client.get(STRICT_ONLY).status_code == 400  # the policy's DenyRules are Strict
+        assert len(upstream.seen) == before  # neither reached the application
+
+        set_deny_level(cp, ns, "Standard")
+        follows(client, STRICT_ONLY, 200, pod)
+        assert client.get(SQL_INJECTION).status_code == 400
+
+        assert cp.api.delete(f"{GW}/namespaces/{ns}/httproutes/web").status_code == 200
+        follows(client, "/hello?x=1", 404, pod)
+    finally:
+        pod.stop()
