@@ -5,5 +5,5 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, home of the k8s package
-from harness import operator, operator_env  # noqa: F401  (module-scoped: one per test file)
+from harness import operator, operator_env, operator_settings  # noqa: F401  (module-scoped: one per test file)
 from k8s.conftest import control_plane, k8s_bin_dir, namespace  # noqa: F401

@@ -23,8 +23,16 @@ SYSTEM = Settings().namespace
 
 
 @pytest.fixture(scope="module")
+def operator_settings() -> dict[str, Any]:
+    """Extra operator settings of a test module (override the fixture there)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
 def operator_env(
-    control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory
+    control_plane: ControlPlane,
+    tmp_path_factory: pytest.TempPathFactory,
+    operator_settings: dict[str, Any],
 ) -> Iterator[dict[str, str]]:
     out = tmp_path_factory.mktemp("operator")
     crds.write(out / "crds")
@@ -33,7 +41,12 @@ def operator_env(
         control_plane.api.post("/api/v1/namespaces", json={"metadata": {"name": SYSTEM}})
     settings = out / "settings.yaml"
     settings.write_text(
-        yaml.safe_dump({"xds": {"host": "localhost", "port": free_port(), "listen": "127.0.0.1"}})
+        yaml.safe_dump(
+            {
+                "xds": {"host": "localhost", "port": free_port(), "listen": "127.0.0.1"},
+                **operator_settings,
+            }
+        )
     )
     env = {"KUBECONFIG": str(control_plane.kubeconfig), lifecycle.SETTINGS_ENV: str(settings)}
     with pytest.MonkeyPatch.context() as patch:

@@ -14,7 +14,9 @@ import json
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -41,6 +43,7 @@ from airlock_microgateway.gateway import envoy_binary, free_port
 from airlock_operator.settings import BOOTSTRAP_MOUNT, BOOTSTRAP_SECRET, SOCKET_DIR
 from airlock_operator.workloads import workload_name
 
+RENEWAL_SECONDS = 15
 FOLLOW_SECONDS = 5.0  # the issue's bound for a change to reach a running engine
 SQL_INJECTION = "/?id=" + quote("1' OR '1'='1' --")
 STRICT_ONLY = "/?note=" + quote("I ran `ls -la` today")  # UNIXCMD at Strict, not Standard
@@ -88,6 +91,12 @@ class PodProcesses:
         for name, args in (("sidecar", self.sidecar_args), ("envoy", self.engine_args)):
             log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
             self.processes.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT))
+
+    def client_cert_serials(self) -> set[int]:
+        """Serial numbers of the certificates Envoy holds (admin /certs)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/certs", timeout=5) as r:
+            certificates = json.loads(r.read())["certificates"]
+        return {int(c["serial_number"], 16) for e in certificates for c in e["cert_chain"]}
 
     def alive(self) -> bool:
         return all(p.poll() is None for p in self.processes)
@@ -142,13 +151,30 @@ def follows(client: httpx.Client, path: str, expected: int, pod: PodProcesses) -
     raise AssertionError(f"{path} did not answer {expected} within {FOLLOW_SECONDS} s")
 
 
-def test_engine_follows_the_operator(
+@pytest.fixture(scope="module")
+def operator_settings() -> dict[str, Any]:
+    # Short, so that the renewal test sees certificates renewed while traffic flows.
+    return {"certificates": {"renewalPeriod": f"{RENEWAL_SECONDS}s"}}
+
+
+@dataclass
+class Running:
+    cp: ControlPlane
+    ns: str
+    pod: PodProcesses
+    client: httpx.Client
+    upstream: EchoUpstream
+
+
+@pytest.fixture
+def running(
     control_plane: ControlPlane,
     operator: Operator,
     namespace: str,
     upstream: EchoUpstream,
     tmp_path: Path,
-) -> None:
+) -> Iterator[Running]:
+    """A Gateway protecting the echo upstream, its engine running and serving."""
     cp, ns = control_plane, namespace
     class_name = f"airlock-{ns}"
     create(cp, f"{GW}/gatewayclasses", gateway_class(class_name))
@@ -164,14 +190,14 @@ def test_engine_follows_the_operator(
     )
     pod = PodProcesses(deployment, secret, tmp_path)
     pod.start()
+    client = httpx.Client(base_url=f"http://127.0.0.1:{listener_port}", timeout=10)
     try:
-        gateway_path = f"{GW}/namespaces/{ns}/gateways/gw"
         wait_for(
             lambda: (
                 pod.alive()
                 and status_is(
                     cp,
-                    gateway_path,
+                    f"{GW}/namespaces/{ns}/gateways/gw",
                     lambda s: condition(s.get("conditions"), "Programmed"),
                     ("True", "Programmed"),
                 )
@@ -179,24 +205,66 @@ def test_engine_follows_the_operator(
             "Gateway Programmed (the engine took its configuration)",
             timeout=120,
         )
-        client = httpx.Client(base_url=f"http://127.0.0.1:{listener_port}", timeout=10)
         # The sidecar compiles its policies after they arrive; until then, it fails closed.
         wait_for(
             lambda: status_of(client, "/hello?x=1") == 200, "benign request passes", timeout=120
         )
-        assert any(seen.target == "/hello?x=1" for seen in upstream.seen)
-
-        before = len(upstream.seen)
-        reply = client.get(SQL_INJECTION)
-        assert reply.status_code == 400
-        assert client.get(STRICT_ONLY).status_code == 400  # the policy's DenyRules are Strict
-        assert len(upstream.seen) == before  # neither reached the application
-
-        set_deny_level(cp, ns, "Standard")
-        follows(client, STRICT_ONLY, 200, pod)
-        assert client.get(SQL_INJECTION).status_code == 400
-
-        assert cp.api.delete(f"{GW}/namespaces/{ns}/httproutes/web").status_code == 200
-        follows(client, "/hello?x=1", 404, pod)
+        yield Running(cp, ns, pod, client, upstream)
     finally:
+        client.close()
         pod.stop()
+
+
+def test_engine_follows_the_operator(running: Running) -> None:
+    cp, ns, pod, client, upstream = (
+        running.cp,
+        running.ns,
+        running.pod,
+        running.client,
+        running.upstream,
+    )
+    assert any(seen.target == "/hello?x=1" for seen in upstream.seen)
+    before = len(upstream.seen)
+    assert client.get(SQL_INJECTION).status_code == 400
+    assert client.get(STRICT_ONLY).status_code == 400  # the policy's DenyRules are Strict
+    assert len(upstream.seen) == before  # neither reached the application
+
+    set_deny_level(cp, ns, "Standard")
+    follows(client, STRICT_ONLY, 200, pod)
+    assert client.get(SQL_INJECTION).status_code == 400
+
+    assert cp.api.delete(f"{GW}/namespaces/{ns}/httproutes/web").status_code == 200
+    follows(client, "/hello?x=1", 404, pod)
+
+
+def test_certificates_are_renewed_while_traffic_flows(running: Running) -> None:
+    cp, ns, pod, client = running.cp, running.ns, running.pod, running.client
+    secret_path = f"/api/v1/namespaces/{ns}/secrets/{BOOTSTRAP_SECRET}"
+    secret = get(cp, secret_path)
+    assert secret is not None
+    version = secret["metadata"]["resourceVersion"]
+    serials = [pod.client_cert_serials()]
+    renewals, answers = 0, []
+    deadline = time.monotonic() + 6 * RENEWAL_SECONDS
+    while renewals < 2 and time.monotonic() < deadline:
+        assert pod.alive(), pod.logs()
+        answers.append(status_of(client, f"/hello?n={len(answers)}"))
+        current = get(cp, secret_path)
+        if current is not None and current["metadata"]["resourceVersion"] != version:
+            # What the kubelet does when a mounted Secret changes.
+            version = current["metadata"]["resourceVersion"]
+            pod.volume.publish({k: base64.b64decode(v) for k, v in current["data"].items()})
+            renewals += 1
+            wait_for(
+                lambda: pod.client_cert_serials() != serials[-1],
+                "Envoy loads the renewed certificate",
+                timeout=10,
+            )
+            serials.append(pod.client_cert_serials())
+        time.sleep(0.05)
+    assert renewals == 2, f"{renewals} renewals in {6 * RENEWAL_SECONDS} s"
+    assert len(serials) == 3 and len({frozenset(s) for s in serials}) == 3
+    assert answers and set(answers) == {200}, [a for a in answers if a != 200]
+    # Still connected to the operator: a change arrives.
+    set_deny_level(cp, ns, "Standard")
+    follows(client, STRICT_ONLY, 200, pod)
