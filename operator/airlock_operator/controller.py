@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes.client import ApiException
+from prometheus_client import Counter, Gauge, Histogram
 
 from airlock_operator import certificates
 from airlock_operator.conditions import timestamp
@@ -45,6 +46,16 @@ from airlock_operator.xds_server import (
 )
 
 log = logging.getLogger("airlock_operator")
+
+RECONCILE_SECONDS = Histogram(
+    "airlock_operator_reconcile_seconds",
+    "Duration of one reconcile pass (compute, deliver, write)",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+WRITE_FAILURES = Counter(
+    "airlock_operator_api_write_failures", "Writes to the API server that failed (retried)"
+)
+GATEWAYS = Gauge("airlock_operator_gateways", "Gateways of our GatewayClasses")
 
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 API_VERSIONS = {
@@ -132,10 +143,12 @@ class Controller:
                 self.dirty.set()
 
     async def reconcile(self) -> Outcome:
-        outcome = compute(self.world, self.programmed, timestamp(self.clock()))
-        self.passes += 1
-        self._deliver(outcome)
-        await asyncio.to_thread(self._write, outcome)
+        with RECONCILE_SECONDS.time():
+            outcome = compute(self.world, self.programmed, timestamp(self.clock()))
+            self.passes += 1
+            self._deliver(outcome)
+            await asyncio.to_thread(self._write, outcome)
+        GATEWAYS.set(len(outcome.engines))
         return outcome
 
     def _deliver(self, outcome: Outcome) -> None:
@@ -177,6 +190,7 @@ class Controller:
             if exc.status == 404:  # deleted meanwhile: its event follows
                 return True
             log.warning("API request failed (%s): %s", exc.status, exc.reason)
+            WRITE_FAILURES.inc()
             return False
 
     def _write_status(self, ref: tuple[str, str, str], status: dict[str, Any]) -> bool:

@@ -15,7 +15,8 @@ The file is YAML; every key is optional:
     sidecar:
       workers: 2
     metrics:
-      port: 8080
+      port: 8080                             # Prometheus /metrics; 0: none
+      listen: 0.0.0.0
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class Settings:
     sidecar_image: str = "ghcr.io/airlock-microgateway/sidecar:0.1.0"
     sidecar_workers: int = 2
     metrics_port: int = 8080
+    metrics_listen: str = "0.0.0.0"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Settings:
@@ -111,6 +113,9 @@ class Settings:
                 sidecar_image=str(images.get("sidecar", defaults.sidecar_image)),
                 sidecar_workers=int((data.get("sidecar") or {}).get("workers", 2)),
                 metrics_port=int((data.get("metrics") or {}).get("port", defaults.metrics_port)),
+                metrics_listen=str(
+                    (data.get("metrics") or {}).get("listen", defaults.metrics_listen)
+                ),
             )
         except (TypeError, ValueError, AttributeError) as exc:
             raise SettingsError(f"bad settings: {exc}") from exc

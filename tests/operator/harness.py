@@ -44,6 +44,7 @@ def operator_env(
         yaml.safe_dump(
             {
                 "xds": {"host": "localhost", "port": free_port(), "listen": "127.0.0.1"},
+                "metrics": {"port": 0},  # none: tests that scrape set their own port
                 **operator_settings,
             }
         )

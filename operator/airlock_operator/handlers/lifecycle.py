@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 import kopf
+import prometheus_client
 
 from airlock_operator.controller import Controller, load_or_create_ca
 from airlock_operator.kube import Kube, load_client
@@ -47,9 +48,18 @@ async def operator_startup(settings: kopf.OperatorSettings, memo: Any, **_: Any)
     _controller = Controller(config, kube, cache, ca, programmed=cache.programmed)
     loop = asyncio.get_running_loop()
     dirty = _controller.dirty
-    # An engine took a configuration: its Gateway may now be Programmed.
-    cache.on_accepted = lambda node: loop.call_soon_threadsafe(dirty.set)
+
+    def accepted(node: str) -> None:
+        # An engine took a configuration: its Gateway may now be Programmed.
+        loop.call_soon_threadsafe(dirty.set)
+
+    cache.on_accepted = accepted
     memo.server = server
+    if config.metrics_port:
+        metrics_server, _thread = prometheus_client.start_http_server(
+            config.metrics_port, config.metrics_listen
+        )
+        memo.metrics = metrics_server
     memo.tasks = [
         asyncio.create_task(_controller.run(), name="reconcile"),
         asyncio.create_task(_controller.renewals(), name="renewals"),
@@ -62,6 +72,10 @@ async def operator_cleanup(memo: Any, **_: Any) -> None:
     _controller = None
     for task in getattr(memo, "tasks", []):
         task.cancel()
+    metrics = getattr(memo, "metrics", None)
+    if metrics is not None:
+        metrics.shutdown()
+        metrics.server_close()
     server = getattr(memo, "server", None)
     if server is not None:
         await server.stop(grace=1.0)
