@@ -21,6 +21,7 @@ from airlock_filters.resources import (
     API_GROUP,
     DENY_RULES_SPEC,
     LEVELS,
+    LIMITED_SPEC,
     LIMITS_SPEC,
     PARSER_SPEC,
 )
@@ -309,7 +310,7 @@ def load_limits(spec: Any, path: str = "spec") -> Limits:
     request = data["request"]
     if "unlimited" in request:
         return Limits(enabled=False, mode=mode)
-    lim = request["limited"]
+    lim = request["limited"] if "limited" in request else LIMITED_SPEC.load({}, f"{path}.limited")
     general, param, json_, multi = lim["general"], lim["parameter"], lim["json"], lim["multipart"]
     exceptions = []
     for exc in lim.get("exceptions", []):

@@ -247,52 +247,55 @@ _LIMIT_EXCEPTION = Object(
     exactly_one=["length"],
 )
 
+# Not defaulted in the CRD (the API server would then add `limited` next to a user's `unlimited`):
+# load_limits fills it in when neither is given.
+LIMITED_SPEC = Object(
+    {
+        "general": Object(
+            {
+                "bodySize": Quantity("100Mi"),
+                "pathLength": Quantity("1Ki"),
+            },
+            filled=True,
+        ),
+        "parameter": Object(
+            {
+                "bodySize": Quantity("100Ki"),
+                "count": Int(default=128, minimum=0),
+                "nameLength": Quantity("128"),
+                "valueLength": Quantity("8Ki"),
+            },
+            filled=True,
+        ),
+        "json": Object(
+            {
+                "bodySize": Quantity("100Ki"),
+                "nestingDepth": Int(default=100, minimum=0),
+                "keyCount": Int(default=250, minimum=0),
+                "elementCount": Int(default=10000, minimum=0),
+                "keyLength": Quantity("128"),
+                "valueLength": Quantity("8Ki"),
+            },
+            filled=True,
+        ),
+        "multipart": Object({"bodySize": Quantity("100Mi")}, filled=True),
+        "graphQL": Object(
+            {
+                "querySize": Quantity("1Ki"),
+                "nestingDepth": Int(default=10, minimum=0),
+                "valueLength": Quantity("256"),
+            },
+            filled=True,
+        ),
+        "exceptions": Array(_LIMIT_EXCEPTION, max_items=4096),
+    },
+    )
+
 LIMITS_SPEC = Object(
     {
         "request": Object(
             {
-                "limited": Object(
-                    {
-                        "general": Object(
-                            {
-                                "bodySize": Quantity("100Mi"),
-                                "pathLength": Quantity("1Ki"),
-                            },
-                            filled=True,
-                        ),
-                        "parameter": Object(
-                            {
-                                "bodySize": Quantity("100Ki"),
-                                "count": Int(default=128, minimum=0),
-                                "nameLength": Quantity("128"),
-                                "valueLength": Quantity("8Ki"),
-                            },
-                            filled=True,
-                        ),
-                        "json": Object(
-                            {
-                                "bodySize": Quantity("100Ki"),
-                                "nestingDepth": Int(default=100, minimum=0),
-                                "keyCount": Int(default=250, minimum=0),
-                                "elementCount": Int(default=10000, minimum=0),
-                                "keyLength": Quantity("128"),
-                                "valueLength": Quantity("8Ki"),
-                            },
-                            filled=True,
-                        ),
-                        "multipart": Object({"bodySize": Quantity("100Mi")}, filled=True),
-                        "graphQL": Object(
-                            {
-                                "querySize": Quantity("1Ki"),
-                                "nestingDepth": Int(default=10, minimum=0),
-                                "valueLength": Quantity("256"),
-                            },
-                            filled=True,
-                        ),
-                        "exceptions": Array(_LIMIT_EXCEPTION, max_items=4096),
-                    },
-                    filled=True,
-                ),
+                "limited": LIMITED_SPEC,
                 "unlimited": Object({}),
             },
             at_most_one=["unlimited", "limited"],

@@ -197,6 +197,14 @@ class Quantity(Schema):
                 .replace("(?P<dec>", "(")
                 .replace("(?P<exp>", "("),
                 "default": self.default,
+                "x-kubernetes-validations": [
+                    {
+                        "rule": "quantity(string(self)).isInteger() && "
+                        "sign(quantity(string(self))) != -1",
+                        "message": "only non-negative quantities representable as an integer "
+                        "value between 0 and 9223372036854775807 (inclusive) are allowed",
+                    }
+                ],
             }
         )
 

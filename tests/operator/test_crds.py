@@ -293,6 +293,8 @@ BAD_SPECS = [
         ("GatewayParameters", {"kubernetes": {"deploymnet": {}}}, "spec.kubernetes.deploymnet"),
         ("JWT", ["not", "an", "object"], "spec"),
         ("DenyRules", {"request": {"builtIn": {"settings": {"level": "Paranoid"}}}}, "spec.request.builtIn.settings.level"),
+        ("Limits", {"request": {"limited": {"general": {"bodySize": "-1Ki"}}}}, "spec.request.limited.general.bodySize"),
+        ("Limits", {"request": {"unlimited": {}, "limited": {}}}, "spec.request"),
 ]  # fmt: skip
 
 
