@@ -31,15 +31,15 @@ from google.protobuf import wrappers_pb2
 from google.rpc import status_pb2
 
 from airlock_filters.errors import PolicyError
-from airlock_microgateway.observability import Observer
-from airlock_microgateway.policy_store import validate_documents
-from airlock_operator.settings import (
+from airlock_microgateway.delivery import (
     CA_CERT_KEY,
     POLICY_RESOURCE,
     POLICY_TYPE_URL,
     TLS_CERT_KEY,
     TLS_KEY_KEY,
 )
+from airlock_microgateway.observability import Observer
+from airlock_microgateway.policy_store import validate_documents
 
 FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 15.0

@@ -29,6 +29,15 @@ from typing import Any
 
 import yaml
 
+# Shared with the engines (the sidecar's policy client reads them from the data plane side).
+from airlock_microgateway.delivery import (  # noqa: F401
+    CA_CERT_KEY,
+    POLICY_RESOURCE,
+    POLICY_TYPE_URL,
+    TLS_CERT_KEY,
+    TLS_KEY_KEY,
+)
+
 CONTROLLER_NAME = "microgateway.airlock.com/gatewayclass-controller"
 GROUP = "microgateway.airlock.com"
 VERSION = "v1alpha1"
@@ -36,19 +45,11 @@ FIELD_MANAGER = "airlock-microgateway-operator"
 
 CA_SECRET = "airlock-microgateway-ca-cert"
 BOOTSTRAP_SECRET = "airlock-microgateway-bootstrap-secret"
-# Keys of the bootstrap Secret (a kubernetes.io/tls Secret with the CA beside the pair).
-CA_CERT_KEY = "ca.crt"
-TLS_CERT_KEY = "tls.crt"
-TLS_KEY_KEY = "tls.key"
 
 # Inside the engine pods.
 BOOTSTRAP_MOUNT = "/etc/airlock-microgateway/bootstrap"
 SOCKET_DIR = "/run/airlock-microgateway"
 
-# The sidecar's policies travel over the same ADS stream as Envoy's configuration, as one
-# resource holding the YAML documents (google.protobuf.StringValue).
-POLICY_TYPE_URL = "type.googleapis.com/google.protobuf.StringValue"
-POLICY_RESOURCE = "policies"
 
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
 
