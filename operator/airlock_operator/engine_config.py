@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from airlock_microgateway.envoy_config import build_http_connection_manager, protection_fields
+from airlock_microgateway.envoy_config import build_http_connection_manager
 from airlock_microgateway.processor import BUFFER_LIMIT
 from airlock_operator.gateways import GatewayState, ListenerState
 from airlock_operator.policies import Protection, default_protection
@@ -168,7 +168,7 @@ def _duration(text: str) -> str:
 
 
 def build_route(entry: RouteEntry, protection: Protection, index: int) -> dict[str, Any]:
-    protect = protection_fields(protection.policy, protection.rewrites)
+    protect = dict(protection.route_fields())  # shared by the policy's routes: popped below
     route: dict[str, Any] = {
         "name": f"{entry.route[0]}/{entry.route[1]}/rule-{entry.rule}/match-{entry.match_index}",
         "match": _match(entry.match),

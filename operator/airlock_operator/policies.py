@@ -10,10 +10,12 @@ and says why in its status.
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from airlock_filters.policy import PolicyError, load_policy_documents
+from airlock_microgateway.envoy_config import protection_fields
 from airlock_microgateway.header_rewrites import HeaderRewrites
 from airlock_operator.conditions import Condition
 from airlock_operator.gateways import GatewayState
@@ -40,6 +42,14 @@ class Protection:
 
     policy: str | None
     rewrites: HeaderRewrites | None
+    _fields: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def route_fields(self) -> dict[str, Any]:
+        """`protection_fields` of this protection: built once, as every route protected by it
+        gets the same (read-only: copy before changing)."""
+        if self._fields is None:
+            self._fields = protection_fields(self.policy, self.rewrites)
+        return self._fields
 
 
 @dataclass
@@ -91,6 +101,24 @@ def _document(kind: str, obj: dict[str, Any], name: str, body: dict[str, Any]) -
     }
 
 
+# Loading a policy (validating its documents, building its header rewrites) was most of a
+# reconcile pass with many policies, and the same inputs always load the same. So the loads of
+# the last pass are kept, keyed by everything a load reads, and reused by the next pass.
+_Loaded = tuple[list[dict[str, Any]], Protection | None, str | None]
+_loads: dict[str, _Loaded] = {}
+
+
+def _load_key(world: World, csp: dict[str, Any]) -> str:
+    namespace = namespace_of(csp)
+    inputs: list[Any] = [namespace, name_of(csp), csp.get("apiVersion"), spec(csp)]
+    for kind, name in _referenced(csp):
+        found = world.get(kind, namespace, name)
+        inputs.append(
+            [kind, name, None if found is None else [found.get("apiVersion"), spec(found)]]
+        )
+    return json.dumps(inputs, sort_keys=True, default=str)
+
+
 def load_policy(world: World, csp: dict[str, Any]) -> LoadedPolicy:
     """The policy's documents for a sidecar, with qualified names; or why it cannot load."""
     namespace = namespace_of(csp)
@@ -137,10 +165,15 @@ def content_security(
     gateways: dict[tuple[str, str], GatewayState],
     routes: dict[tuple[str, str], RouteState],
 ) -> PolicyOutcome:
-    loaded = {
-        (namespace_of(csp), name_of(csp)): load_policy(world, csp)
-        for csp in world.all("ContentSecurityPolicy")
-    }
+    global _loads
+    loaded: dict[tuple[str, str], LoadedPolicy] = {}
+    loads: dict[str, _Loaded] = {}
+    for csp in world.all("ContentSecurityPolicy"):
+        inputs = _load_key(world, csp)
+        policy = LoadedPolicy(csp, *_loads[inputs]) if inputs in _loads else load_policy(world, csp)
+        loads[inputs] = (policy.documents, policy.protection, policy.error)
+        loaded[(namespace_of(csp), name_of(csp))] = policy
+    _loads = loads  # what no policy needs any more is dropped
     # route key -> policies targeting it, oldest first: the oldest wins a conflict
     targeting: dict[tuple[str, str], list[tuple[str, str]]] = {}
     ancestors: dict[tuple[str, str], list[tuple[dict[str, Any], Condition]]] = {}

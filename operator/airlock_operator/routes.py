@@ -118,8 +118,22 @@ def _unsupported(route: dict[str, Any], regex_allowed: bool) -> str | None:
     return None
 
 
+Slices = dict[tuple[str, str], list[dict[str, Any]]]  # (namespace, service) -> EndpointSlices
+
+
+def _slices_by_service(world: World) -> Slices:
+    """EndpointSlices by the Service they belong to: looked up once per backend of every route,
+    while a cluster holds a slice for every Service it has."""
+    slices: Slices = {}
+    for slice_ in world.all("EndpointSlice"):
+        service = (meta(slice_).get("labels") or {}).get(SERVICE_NAME_LABEL)
+        if service is not None:
+            slices.setdefault((namespace_of(slice_), str(service)), []).append(slice_)
+    return slices
+
+
 def _resolve_backends(
-    world: World, route: dict[str, Any], external_names: bool
+    world: World, slices: Slices, route: dict[str, Any], external_names: bool
 ) -> tuple[dict[tuple[int, int], Backend], dict[str, BackendCluster], Condition]:
     """Backends by (rule, index), the clusters they need, and ResolvedRefs."""
     namespace = namespace_of(route)
@@ -153,7 +167,7 @@ def _resolve_backends(
             else:
                 service = world.get("Service", target_ns, name)
                 cluster, why = _service_cluster(
-                    world, service, target_ns, name, port, external_names
+                    slices, service, target_ns, name, port, external_names
                 )
                 if cluster is None:
                     failure = Condition("ResolvedRefs", False, "BackendNotFound", why)
@@ -171,7 +185,7 @@ def _resolve_backends(
 
 
 def _service_cluster(
-    world: World,
+    slices: Slices,
     service: dict[str, Any] | None,
     namespace: str,
     name: str,
@@ -201,11 +215,7 @@ def _service_cluster(
         return None, f"Service {namespace}/{name} has no port {port}"
     port_name = service_port.get("name") or ""
     endpoints = []
-    for slice_ in world.all("EndpointSlice"):
-        if namespace_of(slice_) != namespace:
-            continue
-        if (meta(slice_).get("labels") or {}).get(SERVICE_NAME_LABEL) != name:
-            continue
+    for slice_ in slices.get((namespace, name), []):
         if slice_.get("addressType", "IPv4") not in ("IPv4", "IPv6"):
             continue
         numbers = [
@@ -310,6 +320,11 @@ def http_routes(
     """Every HTTPRoute with a parent of ours: its parent statuses and entries; the clusters."""
     states = {}
     clusters: dict[str, BackendCluster] = {}
+    slices = _slices_by_service(world)
+    # Per Gateway, not per route: without parameters, `filled` loads the defaults each time.
+    features = {
+        key: gateway.parameters.filled.get("features") or {} for key, gateway in gateways.items()
+    }
     for route in world.all("HTTPRoute"):
         state = RouteState(route)
         namespace = namespace_of(route)
@@ -317,11 +332,11 @@ def http_routes(
             gateway = _parent_gateway(ref, namespace, gateways)
             if gateway is None:
                 continue
-            features = gateway.parameters.filled.get("features") or {}
+            allowed = features[(gateway.namespace, gateway.name)]
             backends, needed, resolved = _resolve_backends(
-                world, route, bool(features.get("externalNameServicesAllowed"))
+                world, slices, route, bool(allowed.get("externalNameServicesAllowed"))
             )
-            unsupported = _unsupported(route, bool(features.get("httpRouteRegexPathMatchEnabled")))
+            unsupported = _unsupported(route, bool(allowed.get("httpRouteRegexPathMatchEnabled")))
             attached: list[tuple[ListenerState, list[str]]] = []
             if not gateway.is_accepted:
                 accepted = Condition(
