@@ -19,7 +19,7 @@ client threads, route-i before policy-i. Measured:
   namespace's HTTPRoutes, so the moments are exact and the API server is not polled);
 - policies: until every policy's ancestor status says Accepted=True;
 - delivered: until the engine holds all N routes, each carrying its own policy (Envoy's admin
-  /config_dump of the route configurations, polled every 0.25 s);
+  /config_dump of the route configurations, polled every 0.25 s from the first request on);
 - settled: until the operator's process is idle again (under 5 % of a core over 2 s), with
   the CPU time it spent from the first request to then;
 - removal: the routes and policies deleted at once, until the engine holds none of them.
@@ -264,49 +264,70 @@ def delivered_routes(dump: dict[str, Any], ns: str) -> int:
     return count
 
 
-class Watch:
-    """The objects of one collection that satisfy `done`, as the API server's watch reports
-    them: when the number of such objects first reached each count. Reconnects every few
-    seconds (from the last resourceVersion) so that stop() returns soon."""
+class Tracker:
+    """Counts something in a thread of its own from `begin` on: when the count first reached
+    each value. `run` (of a subclass) calls `record`, and returns once `stopping` is set."""
 
-    def __init__(self, client: Any, path: str, done: Callable[[dict[str, Any]], bool]) -> None:
-        self.client = client
-        self.path = path
-        self.done = done
+    def __init__(self) -> None:
         self.start = 0.0
-        self.state: dict[str, bool] = {}
         self.progress: list[tuple[float, int]] = []  # (seconds since start, count)
         self.error: BaseException | None = None
-        self._stop = threading.Event()
-        listing = client.get(path)
-        listing.raise_for_status()
-        self._version = listing.json()["metadata"]["resourceVersion"]
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.stopping = threading.Event()
+        self._thread = threading.Thread(target=self._guarded, daemon=True)
 
-    def begin(self, start: float) -> Watch:
+    def begin(self, start: float) -> None:
         self.start = start
         self._thread.start()
-        return self
+
+    def run(self) -> None:
+        raise NotImplementedError
+
+    def _guarded(self) -> None:
+        try:
+            self.run()
+        except BaseException as exc:  # reported by the measuring thread
+            self.error = exc
+
+    def record(self, count: int) -> None:
+        if count != self.count:
+            self.progress.append((time.monotonic() - self.start, count))
 
     @property
     def count(self) -> int:
         return self.progress[-1][1] if self.progress else 0
 
     def reached(self, count: int) -> float | None:
-        """Seconds from start until `count` objects were done at once (first time)."""
+        """Seconds from start until the count first reached `count`."""
         return next((t for t, c in self.progress if c >= count), None)
 
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                params = {"watch": "1", "resourceVersion": self._version, "timeoutSeconds": "1"}
-                with self.client.stream("GET", self.path, params=params, timeout=30) as response:
-                    response.raise_for_status()
-                    for line in response.iter_lines():
-                        if line:
-                            self._event(json.loads(line))
-        except BaseException as exc:  # reported by the measuring thread
-            self.error = exc
+    def stop(self) -> None:
+        self.stopping.set()
+        self._thread.join(30)
+
+
+class Watch(Tracker):
+    """The objects of one collection that satisfy `done`, as the API server's watch reports
+    them, so the moments are exact and nothing is polled. Reconnects every second (from the
+    last resourceVersion) so that stop() returns soon."""
+
+    def __init__(self, client: Any, path: str, done: Callable[[dict[str, Any]], bool]) -> None:
+        super().__init__()
+        self.client = client
+        self.path = path
+        self.done = done
+        self.state: dict[str, bool] = {}
+        listing = client.get(path)
+        listing.raise_for_status()
+        self._version = listing.json()["metadata"]["resourceVersion"]
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            params = {"watch": "1", "resourceVersion": self._version, "timeoutSeconds": "1"}
+            with self.client.stream("GET", self.path, params=params, timeout=30) as response:
+                response.raise_for_status()
+                for line in response.iter_lines():
+                    if line:
+                        self._event(json.loads(line))
 
     def _event(self, event: dict[str, Any]) -> None:
         obj = event["object"]
@@ -320,13 +341,22 @@ class Watch:
             self.state.pop(name, None)
         else:
             self.state[name] = self.done(obj)
-        count = sum(self.state.values())
-        if count != self.count:
-            self.progress.append((time.monotonic() - self.start, count))
+        self.record(sum(self.state.values()))
 
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(30)
+
+class EnginePoll(Tracker):
+    """The routes of namespace `ns` the engine holds with their policies, polled (while the
+    objects are still being created, too)."""
+
+    def __init__(self, engine: EngineProcess, ns: str) -> None:
+        super().__init__()
+        self.engine = engine
+        self.ns = ns
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.record(self.engine.delivered(self.ns))
+            self.stopping.wait(ENGINE_POLL_SECONDS)
 
 
 def reconcile_totals(metrics: str) -> tuple[int, float]:
@@ -588,12 +618,14 @@ def measure(lab: Lab, routes: int, ns: str, address: str) -> dict[str, Any]:
         cp.client(), f"{MG}/namespaces/{ns}/contentsecuritypolicies", policy_accepted
     )
 
+    engine_poll = EnginePoll(engine, ns)
+    trackers: list[Tracker] = [route_watch, policy_watch, engine_poll]
+
     start = time.monotonic()
     sample_start = sampler.now()
     cpu_start = cpu_seconds(pid)
-    route_watch.begin(start)
-    policy_watch.begin(start)
-    delivered: list[tuple[float, int]] = []
+    for tracker in trackers:
+        tracker.begin(start)
     budget = budget_seconds(routes)
     try:
         with ThreadPoolExecutor(CLIENT_THREADS) as pool:
@@ -604,24 +636,21 @@ def measure(lab: Lab, routes: int, ns: str, address: str) -> dict[str, Any]:
             for _ in applied:  # re-raises a failed create
                 pass
         result["apply_seconds"] = time.monotonic() - start
-        while time.monotonic() - start < budget:
+        while any(t.count < routes for t in trackers):
             lab.alive()
-            for watch in (route_watch, policy_watch):
-                if watch.error is not None:
-                    raise RuntimeError(f"watch failed: {watch.error}")
-            count = engine.delivered(ns)
-            if not delivered or count != delivered[-1][1]:
-                delivered.append((time.monotonic() - start, count))
-            if count == routes and route_watch.count == routes and policy_watch.count == routes:
-                break
-            time.sleep(ENGINE_POLL_SECONDS)
+            for tracker in trackers:
+                if tracker.error is not None:
+                    raise RuntimeError(f"{type(tracker).__name__} failed: {tracker.error}")
+            if time.monotonic() - start > budget:
+                break  # reported as missed
+            time.sleep(0.1)
         quiet = wait_quiet(pid, budget)
     finally:
-        route_watch.stop()
-        policy_watch.stop()
+        for tracker in trackers:
+            tracker.stop()
     result["accepted_seconds"] = route_watch.reached(routes)
     result["policies_accepted_seconds"] = policy_watch.reached(routes)
-    result["delivered_seconds"] = next((t for t, c in delivered if c >= routes), None)
+    result["delivered_seconds"] = engine_poll.reached(routes)
     done = result["delivered_seconds"]
     result["seconds_per_route"] = done / routes if done is not None else None
     result["settled_seconds"] = quiet - start
@@ -635,7 +664,7 @@ def measure(lab: Lab, routes: int, ns: str, address: str) -> dict[str, Any]:
     result["progress"] = {
         "accepted": route_watch.progress,
         "policies_accepted": policy_watch.progress,
-        "delivered": delivered,
+        "delivered": engine_poll.progress,
     }
     result["window"] = [sample_start, sampler.now()]
 

@@ -112,6 +112,31 @@ def test_linearity_and_target_judged(bench: ModuleType) -> None:
     assert bench.judge([run(5, 1.0)]) == {"linearity": [], "target": None}
 
 
+def test_tracker_keeps_when_each_count_was_first_reached(bench: ModuleType) -> None:
+    class Counting(bench.Tracker):
+        def run(self) -> None:
+            for count in (0, 1, 1, 3, 2, 3):
+                self.record(count)
+
+    tracker = Counting()
+    tracker.begin(0.0)
+    tracker.stop()
+    assert tracker.error is None
+    assert [c for _, c in tracker.progress] == [1, 3, 2, 3]  # changes only
+    assert tracker.count == 3
+    assert tracker.reached(2) == tracker.progress[1][0]  # 3 >= 2 came first
+    assert tracker.reached(4) is None
+
+    class Failing(bench.Tracker):
+        def run(self) -> None:
+            raise RuntimeError("gone")
+
+    failing = Failing()
+    failing.begin(0.0)
+    failing.stop()
+    assert isinstance(failing.error, RuntimeError)
+
+
 def test_reconcile_totals_from_prometheus_text(bench: ModuleType) -> None:
     text = "\n".join(
         [
