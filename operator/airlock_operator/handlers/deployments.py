@@ -13,7 +13,9 @@ from airlock_operator.workloads import MANAGED_BY_LABEL
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={MANAGED_BY_LABEL: FIELD_MANAGER})
-def deployment_event(event: kopf.RawEvent, namespace: str | None, name: str, **_: Any) -> None:
+async def deployment_event(
+    event: kopf.RawEvent, namespace: str | None, name: str, **_: Any
+) -> None:
     controller().observe("Deployment", event)
     if event.get("type") == "DELETED":
         controller().forget_workload("Deployment", namespace or "", name)

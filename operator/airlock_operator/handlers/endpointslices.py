@@ -10,5 +10,5 @@ from airlock_operator.handlers.lifecycle import controller
 
 
 @kopf.on.event("discovery.k8s.io", "v1", "endpointslices")
-def endpointslice_event(event: kopf.RawEvent, **_: Any) -> None:
+async def endpointslice_event(event: kopf.RawEvent, **_: Any) -> None:
     controller().observe("EndpointSlice", event)

@@ -10,5 +10,5 @@ from airlock_operator.handlers.lifecycle import controller
 
 
 @kopf.on.event("gateway.networking.k8s.io", "v1", "gatewayclasses")
-def gatewayclass_event(event: kopf.RawEvent, **_: Any) -> None:
+async def gatewayclass_event(event: kopf.RawEvent, **_: Any) -> None:
     controller().observe("GatewayClass", event)

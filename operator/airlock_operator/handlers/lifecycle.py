@@ -37,6 +37,8 @@ def operator_login(**kwargs: Any) -> kopf.ConnectionInfo | None:
 async def operator_startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     global _controller
     settings.posting.level = logging.WARNING
+    # One "Handler ... succeeded" line per watch event is noise at thousands of objects.
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     settings.watching.server_timeout = 300
     path = os.environ.get(SETTINGS_ENV)
     config = Settings.load(path) if path else Settings()

@@ -10,5 +10,5 @@ from airlock_operator.handlers.lifecycle import controller
 
 
 @kopf.on.event("v1", "namespaces")
-def namespace_event(event: kopf.RawEvent, **_: Any) -> None:
+async def namespace_event(event: kopf.RawEvent, **_: Any) -> None:
     controller().observe("Namespace", event)

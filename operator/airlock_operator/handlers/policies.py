@@ -20,7 +20,7 @@ KINDS = {
 
 
 def _observer(kind: str) -> Any:
-    def policy_event(event: kopf.RawEvent, **_: Any) -> None:
+    async def policy_event(event: kopf.RawEvent, **_: Any) -> None:
         controller().observe(kind, event)
 
     policy_event.__name__ = f"{kind.lower()}_event"

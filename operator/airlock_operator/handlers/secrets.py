@@ -15,5 +15,5 @@ def _tls(body: Any, **_: Any) -> bool:
 
 
 @kopf.on.event("v1", "secrets", when=_tls)
-def secret_event(event: kopf.RawEvent, **_: Any) -> None:
+async def secret_event(event: kopf.RawEvent, **_: Any) -> None:
     controller().observe("Secret", event)

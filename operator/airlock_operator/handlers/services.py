@@ -10,5 +10,5 @@ from airlock_operator.handlers.lifecycle import controller
 
 
 @kopf.on.event("v1", "services")
-def service_event(event: kopf.RawEvent, **_: Any) -> None:
+async def service_event(event: kopf.RawEvent, **_: Any) -> None:
     controller().observe("Service", event)
