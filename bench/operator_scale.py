@@ -27,11 +27,12 @@ Memory: VmRSS of the operator's process, sampled every 0.25 s through the whole 
 value before the first request, the peak until settled, once settled, and after the removal.
 
 The machine is shared and noisy, so nothing is compared across runs: the ratios are between the
-sizes of one run. Linearity rule: the cost per route (seconds to delivered / N) of each size is
-at most LINEARITY_LIMIT (1.5) times that of the next smaller size, i.e. 10x the routes take at
-most 15x the time. (At small N fixed costs - the operator's 0.2 s debounce, the polling - make
-the cost per route high, so the rule is in effect about the large sizes.) Target: 1000 routes
-delivered within 60 s, and the linearity rule.
+sizes of one run. Linearity rule: the operator's cost per route (its CPU seconds until settled
+/ N) of each size is at most LINEARITY_LIMIT (1.5) times that of the next smaller size, i.e. 10x
+the routes cost at most 15x. The wall time to delivered per route is reported beside it but not
+judged: at N=1000 it is mostly this script creating the objects (about 10 s on the same two
+cores), and at small N fixed costs (the operator's 0.2 s debounce, the polling) dominate it.
+Target: 1000 routes delivered within 60 s, and the linearity rule.
 
 Exit status: 0, unless --check is given and a target is missed (1); 2 if the set-up fails.
 
@@ -699,17 +700,21 @@ def judge(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     for small, big in itertools.pairwise(ordered):
         a, b = small["seconds_per_route"], big["seconds_per_route"]
         ratio = b / a if a and b is not None else None
+        cpu_ratio = (
+            (big["operator_cpu_seconds"] / big["routes"])
+            / (small["operator_cpu_seconds"] / small["routes"])
+            if small["operator_cpu_seconds"]
+            else None
+        )
         linearity.append(
             {
                 "from": small["routes"],
                 "to": big["routes"],
                 "ratio": ratio,
-                "cpu_ratio": (big["operator_cpu_seconds"] / big["routes"])
-                / (small["operator_cpu_seconds"] / small["routes"])
-                if small["operator_cpu_seconds"]
-                else None,
+                "cpu_ratio": cpu_ratio,
                 "limit": LINEARITY_LIMIT,
-                "met": ratio is not None and ratio <= LINEARITY_LIMIT,
+                # Never delivered is a miss whatever the cost.
+                "met": ratio is not None and cpu_ratio is not None and cpu_ratio <= LINEARITY_LIMIT,
             }
         )
     target = None
@@ -820,9 +825,9 @@ def render_markdown(result: dict[str, Any]) -> str:
         ratio = "n/a" if row["ratio"] is None else f"{row['ratio']:.2f}"
         cpu = "n/a" if row["cpu_ratio"] is None else f"{row['cpu_ratio']:.2f}"
         lines.append(
-            f"- per-route time to delivered, N={row['to']} / N={row['from']}: {ratio} "
-            f"(limit {row['limit']}): {'met' if row['met'] else 'MISSED'}; per-route operator "
-            f"CPU, same sizes: {cpu}"
+            f"- per-route operator CPU, N={row['to']} / N={row['from']}: {cpu} "
+            f"(limit {row['limit']}): {'met' if row['met'] else 'MISSED'}; per-route time to "
+            f"delivered, same sizes: {ratio}"
         )
     target = result["target"]
     if target is not None:
@@ -832,8 +837,8 @@ def render_markdown(result: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "Linearity rule: the cost per route (seconds to delivered / N) of a size is at most "
-        f"{LINEARITY_LIMIT} times that of the next smaller size. Delivered: Envoy's "
+        "Linearity rule: the operator's CPU seconds per route of a size are at most "
+        f"{LINEARITY_LIMIT} times those of the next smaller size. Delivered: Envoy's "
         "/config_dump holds all N routes, each with its own policy in its ext_proc per-route "
         "configuration. Settled: the operator's process under "
         f"{QUIET_CPU:.0%} of a core over {QUIET_WINDOW:.0f} s.",
