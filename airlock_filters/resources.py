@@ -289,7 +289,7 @@ LIMITED_SPEC = Object(
         ),
         "exceptions": Array(_LIMIT_EXCEPTION, max_items=4096),
     },
-    )
+)
 
 LIMITS_SPEC = Object(
     {
