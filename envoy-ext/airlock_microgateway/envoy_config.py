@@ -171,16 +171,61 @@ def build_http_filters() -> list[dict[str, Any]]:
     ]
 
 
-def build_http_connection_manager(routing: dict[str, Any]) -> dict[str, Any]:
+def _cidr(text: str) -> dict[str, Any]:
+    address, _, length = text.partition("/")
+    return {
+        "address_prefix": address,
+        "prefix_len": int(length) if length else (128 if ":" in address else 32),
+    }
+
+
+def client_address_fields(remote_ip: dict[str, Any] | None) -> dict[str, Any]:
+    """How Envoy decides the client's address (GatewayParameters defaults.downstream.remoteIP):
+    what access logs show and the sidecar's remoteIP conditions see. Unset or connectionIP: the
+    peer of the connection (behind a PROXY protocol header: its source)."""
+    remote_ip = remote_ip or {}
+    xff = remote_ip.get("xff")
+    header = remote_ip.get("customHeader")
+    if xff is not None and xff.get("trustedCIDRRanges"):
+        # Addresses from the right of X-Forwarded-For are skipped while they are trusted proxies.
+        detection: dict[str, Any] = {
+            "@type": _T + "envoy.extensions.http.original_ip_detection.xff.v3.XffConfig",
+            "xff_trusted_cidrs": {"cidrs": [_cidr(c) for c in xff["trustedCIDRRanges"]]},
+        }
+        name = "envoy.http.original_ip_detection.xff"
+    elif xff is not None:
+        # The nth address from the right of X-Forwarded-For (Envoy appends the peer first).
+        return {"use_remote_address": True, "xff_num_trusted_hops": xff.get("numTrustedHops", 1)}
+    elif header is not None:
+        detection = {
+            "@type": _T
+            + "envoy.extensions.http.original_ip_detection.custom_header.v3.CustomHeaderConfig",
+            "header_name": header["headerName"],
+            "allow_extension_to_set_address_as_trusted": True,
+        }
+        if header.get("required", True):
+            detection["reject_with_status"] = {"code": "Forbidden"}
+        name = "envoy.http.original_ip_detection.custom_header"
+    else:
+        return {"use_remote_address": True}
+    return {
+        "use_remote_address": False,
+        "original_ip_detection_extensions": [{"name": name, "typed_config": detection}],
+    }
+
+
+def build_http_connection_manager(
+    routing: dict[str, Any], remote_ip: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The HTTP connection manager of a protected listener; `routing` is its `route_config` or
-    `rds` field."""
+    `rds` field, `remote_ip` where the client address comes from (client_address_fields)."""
     return {
         "@type": _T
         + "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": "airlock",
         "codec_type": "AUTO",  # HTTP/1.1 and HTTP/2 (h2c prior knowledge)
         "generate_request_id": True,
-        "use_remote_address": True,
+        **client_address_fields(remote_ip),
         # Virtual hosts match host names; a port in the Host header must not defeat that.
         "strip_any_host_port": True,
         # The upstream's Server header is application information: HeaderRewrites removes it

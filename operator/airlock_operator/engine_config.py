@@ -217,14 +217,17 @@ def _virtual_hosts(
     return hosts
 
 
-def _filter_chain(listener: ListenerState, port: int) -> dict[str, Any]:
+def _filter_chain(
+    listener: ListenerState, port: int, remote_ip: dict[str, Any] | None
+) -> dict[str, Any]:
     manager = build_http_connection_manager(
         {
             "rds": {
                 "route_config_name": route_config_name(port),
                 "config_source": {"ads": {}, "resource_api_version": "V3"},
             }
-        }
+        },
+        remote_ip,
     )
     chain: dict[str, Any] = {
         "name": listener.name,
@@ -252,6 +255,30 @@ def _filter_chain(listener: ListenerState, port: int) -> dict[str, Any]:
             },
         }
     return chain
+
+
+def _listener_filters(remote_ip: dict[str, Any] | None, tls: bool) -> list[dict[str, Any]]:
+    filters = []
+    proxy = (remote_ip or {}).get("proxyProtocol")
+    if proxy is not None:
+        # First: the PROXY header precedes the TLS handshake. The client address becomes the
+        # header's source; a connection without the header is refused.
+        config: dict[str, Any] = {
+            "@type": _T + "envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol"
+        }
+        if proxy.get("version"):
+            config["disallowed_versions"] = [v for v in ("V1", "V2") if v != proxy["version"]]
+        filters.append({"name": "envoy.filters.listener.proxy_protocol", "typed_config": config})
+    if tls:
+        filters.append(
+            {
+                "name": "envoy.filters.listener.tls_inspector",
+                "typed_config": {
+                    "@type": _T + "envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector"
+                },
+            }
+        )
+    return filters
 
 
 def build_cluster(cluster: BackendCluster) -> dict[str, Any]:
@@ -292,6 +319,8 @@ def build_engine_resources(
     if not gateway.is_accepted:
         return resources
     fallback = default_protection(gateway)
+    downstream = (gateway.parameters.filled.get("defaults") or {}).get("downstream") or {}
+    remote_ip = downstream.get("remoteIP")
     by_port: dict[int, list[ListenerState]] = {}
     for listener in gateway.listeners:
         if listener.usable:
@@ -309,18 +338,11 @@ def build_engine_resources(
             "name": listener_name(port),
             "address": {"socket_address": {"address": "0.0.0.0", "port_value": port}},
             "per_connection_buffer_limit_bytes": BUFFER_LIMIT,
-            "filter_chains": [_filter_chain(listener, port) for listener in listeners],
+            "filter_chains": [_filter_chain(listener, port, remote_ip) for listener in listeners],
         }
-        if listeners[0].protocol == "HTTPS":
-            listener_config["listener_filters"] = [
-                {
-                    "name": "envoy.filters.listener.tls_inspector",
-                    "typed_config": {
-                        "@type": _T
-                        + "envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector"
-                    },
-                }
-            ]
+        listener_filters = _listener_filters(remote_ip, listeners[0].protocol == "HTTPS")
+        if listener_filters:
+            listener_config["listener_filters"] = listener_filters
         resources.listeners.append(listener_config)
         resources.route_configs.append(
             {
