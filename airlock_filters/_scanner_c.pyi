@@ -9,6 +9,8 @@ DOTALL: Final = 2
 # joined as ``\xff value \xfe ...``.
 JOINED: Final = 4
 HYPERSCAN_VERSION: Final[str]
+# In `serialized`: this database is not cached, compile it.
+COMPILE: Final[object]
 
 class Scanner:
     """Scans byte values against a fixed list of (expression, flags, mask) patterns.
@@ -27,7 +29,7 @@ class Scanner:
         self,
         patterns: Sequence[tuple[bytes, int, int]],
         groups: Sequence[int] | None = None,
-        serialized: list[bytes | None] | None = None,
+        serialized: list[bytes | object | None] | None = None,
         rejected: Sequence[int] | None = None,
     ) -> None: ...
     def serialize(self) -> list[bytes | None]:

@@ -213,6 +213,10 @@ cdef unsigned int _remove(const char **expressions, unsigned int *flags, unsigne
     return live
 
 
+# In `serialized`: this database is not cached, compile it.
+COMPILE = object()
+
+
 cdef class Scanner:
     """Scans byte values against a fixed list of (expression, flags, mask) patterns.
 
@@ -236,7 +240,8 @@ cdef class Scanner:
     def __init__(self, patterns, groups=None, serialized=None, rejected=None):
         """Compile `patterns`, one database per (group, JOINED flag); or, given `serialized`
         (from `serialize()` of a scanner over the same expressions, flags and groups) and its
-        `rejected` list, load those databases instead."""
+        `rejected` list, load those databases instead - except the ones given as COMPILE,
+        which are compiled (and add their own rejections)."""
         cdef list entries = list(patterns)
         cdef Py_ssize_t n = len(entries)
         cdef Py_ssize_t i
@@ -279,7 +284,9 @@ cdef class Scanner:
             if not isinstance(serialized, list) or len(serialized) != len(keys):
                 raise ValueError("serialized must list one database (or None) per group")
             for d in range(len(keys)):
-                if serialized[d] is not None:
+                if serialized[d] is COMPILE:
+                    self._compile(d, members[keys[d]], entries)
+                elif serialized[d] is not None:
                     self._load(d, serialized[d])
             for i in rejected or ():
                 self._reject(i, "refused when the cached database was compiled")

@@ -101,52 +101,89 @@ def cache_dir() -> Path:
 
 
 # Bumped when the layout of a cache file changes, so that old files are not misread.
-_CACHE_FORMAT = b"databases-2"
+_CACHE_FORMAT = b"database-3"
+
+
+def database_members(
+    patterns: Sequence[tuple[bytes, int, int]], groups: Sequence[int]
+) -> list[list[int]]:
+    """The pattern indices of each database, in the compiled scanner's order: one database per
+    (group, JOINED flag), sorted by that pair."""
+    from airlock_filters import _scanner_c
+
+    members: dict[tuple[int, bool], list[int]] = {}
+    for i, ((_, flags, _), group) in enumerate(zip(patterns, groups, strict=True)):
+        members.setdefault((group, bool(flags & _scanner_c.JOINED)), []).append(i)
+    return [members[key] for key in sorted(members)]
 
 
 def _cache_key(
-    patterns: Sequence[tuple[bytes, int, int]], groups: Sequence[int], version: str
+    patterns: Sequence[tuple[bytes, int, int]], group: int, members: list[int], version: str
 ) -> str:
-    digest = hashlib.sha256(_CACHE_FORMAT + b":" + version.encode())
-    for (expression, flags, _), group in zip(patterns, groups, strict=True):
-        digest.update(b"%d:%d:%d:" % (flags, group, len(expression)))
+    digest = hashlib.sha256(_CACHE_FORMAT + b":" + version.encode() + b":%d:" % group)
+    for i in members:
+        expression, flags, _ = patterns[i]
+        digest.update(b"%d:%d:" % (flags, len(expression)))
         digest.update(expression)
     return digest.hexdigest()
+
+
+def _read_cached(path: Path) -> tuple[bytes | None, list[int]] | None:
+    """(database or None, the positions among its patterns Hyperscan refused), or None."""
+    try:
+        data = path.read_bytes()
+        meta_length = int.from_bytes(data[:4], "big")
+        meta = json.loads(data[4 : 4 + meta_length])
+        database = data[4 + meta_length :] if meta["compiled"] else None
+        return database, [int(p) for p in meta["rejected"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # not cached yet, or unreadable: compile
+
+
+def _write_cached(path: Path, database: bytes | None, rejected: list[int]) -> None:
+    meta = json.dumps({"compiled": database is not None, "rejected": rejected}).encode()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside and renamed, so a concurrent reader never sees half a database.
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
+            tmp.write(len(meta).to_bytes(4, "big") + meta + (database or b""))
+        os.replace(tmp.name, path)
+    except OSError as exc:
+        log.debug("cannot cache the compiled database in %s: %s", path.parent, exc)
 
 
 def _compile_cached(
     patterns: Sequence[tuple[bytes, int, int]], groups: Sequence[int], compiled: Any
 ) -> Any:
-    """A Hyperscan scanner, from the on-disk cache when these patterns were compiled before."""
+    """A Hyperscan scanner whose databases come from the on-disk cache where those patterns
+    were compiled before. Cached per database, so that a policy with a custom rule compiles
+    only the database of its custom rules, not the built-in ones again."""
     from airlock_filters import _scanner_c
 
-    key = _cache_key(patterns, groups, _scanner_c.HYPERSCAN_VERSION)
-    path = cache_dir() / f"{key}.hsdb"
-    try:
-        data = path.read_bytes()
-        meta_length = int.from_bytes(data[:4], "big")
-        meta = json.loads(data[4 : 4 + meta_length])
-        serialized: list[bytes | None] = []
-        at = 4 + meta_length
-        for size in meta["sizes"]:
-            serialized.append(None if size is None else data[at : at + size])
-            at += size or 0
-        return compiled(patterns, groups, serialized=serialized, rejected=meta["rejected"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass  # not cached yet, or unreadable: compile
-    scanner = compiled(patterns, groups)
-    databases = scanner.serialize()
-    if any(databases):
-        sizes = [None if db is None else len(db) for db in databases]
-        meta = json.dumps({"rejected": scanner.rejected, "sizes": sizes}).encode()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Written aside and renamed, so a concurrent reader never sees half a database.
-            with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
-                tmp.write(len(meta).to_bytes(4, "big") + meta + b"".join(filter(None, databases)))
-            os.replace(tmp.name, path)
-        except OSError as exc:
-            log.debug("cannot cache the compiled database in %s: %s", path.parent, exc)
+    members = database_members(patterns, groups)
+    paths = [
+        cache_dir() / f"{_cache_key(patterns, groups[m[0]], m, _scanner_c.HYPERSCAN_VERSION)}.hsdb"
+        for m in members
+    ]
+    serialized: list[bytes | object | None] = []
+    rejected: list[int] = []
+    missing = []
+    for d, path in enumerate(paths):
+        cached = _read_cached(path)
+        if cached is None:
+            serialized.append(_scanner_c.COMPILE)
+            missing.append(d)
+            continue
+        database, positions = cached
+        serialized.append(database)
+        rejected.extend(members[d][p] for p in positions)
+    scanner = compiled(patterns, groups, serialized=serialized, rejected=sorted(rejected))
+    if missing:
+        databases = scanner.serialize()
+        refused = set(scanner.rejected)
+        for d in missing:
+            positions = [p for p, i in enumerate(members[d]) if i in refused]
+            _write_cached(paths[d], databases[d], positions)
     return scanner
 
 

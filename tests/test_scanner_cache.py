@@ -70,3 +70,44 @@ def test_refused_pattern_falls_back_to_re2_with_a_warning(
         hybrid = scanner.build_scanner(patterns, "hyperscan")
     assert "pattern 1 falls back to RE2" in caplog.text
     assert hybrid.scan([b"xaab", b"<script>"], [0b1, 0b1]) == [(0, 1), (1, 0)]
+
+
+def test_only_uncached_databases_are_compiled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A policy that adds a custom rule (its own group) must not recompile the built-in groups."""
+    monkeypatch.setenv("AIRLOCK_FILTERS_CACHE_DIR", str(tmp_path))
+    built_in = [(rb"\bunion\s+select\b", 1, 0b1), (rb"<script", 1, 0b1)]
+    scanner.build_scanner(built_in, "hyperscan", groups=[0, 1])
+    before = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.hsdb")}
+    assert len(before) == 2  # one file per database
+
+    compiled: list[list[int]] = []
+    real = _scanner_c.Scanner
+
+    def counting(patterns, groups, serialized=None, rejected=None):  # type: ignore[no-untyped-def]
+        compiled.extend(
+            scanner.database_members(patterns, groups)[d]
+            for d, s in enumerate(serialized or [])
+            if s is _scanner_c.COMPILE
+        )
+        return real(patterns, groups, serialized=serialized, rejected=rejected)
+
+    custom = [*built_in, (rb"secret-token", 1, 0b1)]
+    hybrid = scanner.HybridScanner(custom, counting, groups=[0, 1, 2])
+    assert compiled == [[2]]  # only the custom rule's database
+    assert hybrid.scan([b"<script>", b"a secret-token"], [0b1, 0b1]) == [(1, 0), (2, 1)]
+    after = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.hsdb")}
+    assert {n: after[n] for n in before} == before and len(after) == 3
+
+    compiled.clear()
+    scanner.HybridScanner(custom, counting, groups=[0, 1, 2])
+    assert compiled == []  # everything cached now
+
+
+def test_database_members_match_the_compiled_scanner() -> None:
+    patterns = [(rb"a", 0, 1), (rb"b", _scanner_c.JOINED, 1), (rb"c", 0, 1), (rb"d", 0, 1)]
+    groups = [1, 0, 1, 0]
+    members = scanner.database_members(patterns, groups)
+    assert members == [[3], [1], [0, 2]]  # by (group, joined): (0, F), (0, T), (1, F)
+    assert len(_scanner_c.Scanner(patterns, groups).serialize()) == len(members)
