@@ -15,6 +15,7 @@ that differ only in levels and overrides share them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -102,6 +103,8 @@ def cache_dir() -> Path:
 
 # Bumped when the layout of a cache file changes, so that old files are not misread.
 _CACHE_FORMAT = b"database-3"
+# The built-in rules at all levels take about 100 MB; room for a good number of policies.
+CACHE_LIMIT_BYTES = 512 * 2**20
 
 
 def database_members(
@@ -150,6 +153,24 @@ def _write_cached(path: Path, database: bytes | None, rejected: list[int]) -> No
         os.replace(tmp.name, path)
     except OSError as exc:
         log.debug("cannot cache the compiled database in %s: %s", path.parent, exc)
+        return
+    _evict(path.parent)
+
+
+def _evict(directory: Path, limit: int = CACHE_LIMIT_BYTES) -> None:
+    """Delete the least recently written databases while the cache is over `limit` bytes:
+    every policy change leaves files that may never be read again."""
+    try:
+        files = [(p.stat().st_mtime, p.stat().st_size, p) for p in directory.glob("*.hsdb")]
+    except OSError:
+        return
+    total = sum(size for _, size, _ in files)
+    for _, size, path in sorted(files):
+        if total <= limit:
+            break
+        with contextlib.suppress(OSError):
+            path.unlink()
+            total -= size
 
 
 def _compile_cached(

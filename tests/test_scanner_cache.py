@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,17 @@ def test_database_members_match_the_compiled_scanner() -> None:
     members = scanner.database_members(patterns, groups)
     assert members == [[3], [1], [0, 2]]  # by (group, joined): (0, F), (0, T), (1, F)
     assert len(_scanner_c.Scanner(patterns, groups).serialize()) == len(members)
+
+
+def test_the_cache_evicts_the_oldest_files_over_its_limit(tmp_path: Path) -> None:
+    for age, name in enumerate(["old", "middle", "new"]):
+        path = tmp_path / f"{name}.hsdb"
+        path.write_bytes(b"x" * 100)
+        os.utime(path, (1000 + age, 1000 + age))
+    (tmp_path / "unrelated.txt").write_bytes(b"x" * 1000)
+    scanner._evict(tmp_path, limit=250)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "middle.hsdb",
+        "new.hsdb",
+        "unrelated.txt",
+    ]
