@@ -77,7 +77,8 @@ def test_wheels_workflow_builds_both_architectures_and_the_sdist() -> None:
         if "upload-artifact" in str(s.get("uses"))
     ]
     assert uploads == ["wheelhouse/*.whl", "dist/*.tar.gz"]
-    assert "python -m build --sdist" in runs(sdist)
+    # Without --sdist/--wheel, build makes the sdist and then the wheel from it.
+    assert "python -m build --outdir dist ." in runs(sdist)
 
 
 def test_cibuildwheel_accepts_the_configuration() -> None:
