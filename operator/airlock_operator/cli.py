@@ -4,13 +4,16 @@ airlock-microgateway-operator [--settings FILE] [--standalone | --peering NAME]
                               [--liveness URL] [--verbose]
 
 Several replicas elect one active operator through kopf peering (a ClusterKopfPeering object
-named by --peering, which the chart installs); --standalone runs without.
+named by --peering, which the chart installs): the replica of the highest --priority works, the
+others pause. Equal priorities pause everyone, so the default is a random one per process.
+--standalone runs without peering.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import sys
 
 from airlock_operator.settings import Settings, SettingsError
@@ -28,6 +31,12 @@ def _parser() -> argparse.ArgumentParser:
     peering = parser.add_mutually_exclusive_group()
     peering.add_argument("--standalone", action="store_true", help="one replica, no peering")
     peering.add_argument("--peering", default=DEFAULT_PEERING, metavar="NAME")
+    parser.add_argument(
+        "--priority",
+        type=int,
+        default=None,
+        help="peering priority (default: random, so that replicas never tie)",
+    )
     parser.add_argument(
         "--liveness", default=DEFAULT_LIVENESS, metavar="URL", help="health endpoint ('': none)"
     )
@@ -52,9 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     import airlock_operator.handlers  # noqa: F401  (registers the handlers)
 
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.JSON)
+    priority = args.priority if args.priority is not None else random.randint(1, 2**31 - 1)
     kopf.run(
         clusterwide=True,
         standalone=args.standalone,
+        priority=priority,
         peering_name=None if args.standalone else args.peering,
         liveness_endpoint=args.liveness or None,
     )

@@ -116,6 +116,9 @@ class Controller:
         self.clock = clock
         self.world = World()
         self.dirty = asyncio.Event()
+        # Set by the first pass: this replica is the one working (a paused peer never gets
+        # events, so never reconciles).
+        self.active = asyncio.Event()
         self.passes = 0
         self._applied: dict[tuple[str, str, str], str] = {}  # workload -> digest applied
         self._writers = ThreadPoolExecutor(STATUS_WRITERS, thread_name_prefix="status")
@@ -157,6 +160,7 @@ class Controller:
         with RECONCILE_SECONDS.time():
             outcome = compute(self.world, self.programmed, timestamp(self.clock()))
             self.passes += 1
+            self.active.set()
             self._deliver(outcome)
             failures = await asyncio.to_thread(self._write, outcome)
         GATEWAYS.set(len(outcome.engines))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from k8s.controlplane import ControlPlane, wait_for
 from local_pod import OperatorProcess, TestPodRunner, ok
 
 from airlock_microgateway.gateway import free_port
-from airlock_operator.settings import BOOTSTRAP_SECRET, CA_SECRET
+from airlock_operator.settings import BOOTSTRAP_SECRET, CA_SECRET, CONTROLLER_NAME
 from airlock_operator.workloads import workload_name
 
 GW = "/apis/gateway.networking.k8s.io/v1"
@@ -389,6 +390,74 @@ def test_replicas_run_the_operator_with_kopf_peering(
     # Uninstalled: the release's cluster-wide objects are gone with it.
     for path in cluster_scoped:
         wait_for(functools.partial(gone, cp, path), f"{path} deleted")
+
+
+class SecondReplica(OperatorProcess):
+    """Another replica of the same release on this one machine: its ports moved to free ones
+    (in a cluster each pod has its own)."""
+
+    def _volumes(self) -> dict[str, Path]:
+        mounts = super()._volumes()
+        for settings_file in (p for d in mounts.values() for p in d.glob("settings.yaml")):
+            settings = yaml.safe_load(settings_file.read_text())
+            settings["xds"]["port"] = self.xds_port = free_port()
+            settings["metrics"]["port"] = free_port()
+            settings_file.write_text(yaml.safe_dump(settings))
+        self.container["args"] = [
+            f"--liveness=http://0.0.0.0:{free_port()}/healthz" if a.startswith("--liveness") else a
+            for a in self.container["args"]
+        ]
+        return mounts
+
+    def xds_listening(self) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", self.xds_port), timeout=5).close()
+        except OSError:
+            return False
+        return True
+
+
+def test_of_two_replicas_one_works_and_only_it_is_ready(
+    control_plane: ControlPlane, cluster_helm: Helm, tmp_path: Path
+) -> None:
+    cp = control_plane
+    with installed(cp, cluster_helm, "pair", {"replicaCount": 2}) as release:
+        (peering,) = release.manifest.names("ClusterKopfPeering")
+        peering_path = f"/apis/kopf.dev/v1/clusterkopfpeerings/{peering}"
+        (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+        first = OperatorProcess(cp, release.namespace, release.deployment, tmp_path / "a", "pair-0")
+        second = SecondReplica(cp, release.namespace, release.deployment, tmp_path / "b", "pair-1")
+        with first, second:
+            first.wait_until(
+                lambda: (
+                    {"pair-0", "pair-1"} <= set((get(cp, peering_path) or {}).get("status") or {})
+                ),
+                "both replicas in the ClusterKopfPeering",
+            )
+            # Not both paused (equal priorities would pause everyone): a new class is handled.
+            name = f"late-{release.namespace}"
+            ok(
+                cp.api.post(
+                    f"{GW}/gatewayclasses",
+                    json={
+                        "apiVersion": "gateway.networking.k8s.io/v1",
+                        "kind": "GatewayClass",
+                        "metadata": {"name": name},
+                        "spec": {"controllerName": CONTROLLER_NAME},
+                    },
+                ),
+                "create GatewayClass",
+            )
+            first.wait_until(
+                lambda: condition(get(cp, f"{GW}/gatewayclasses/{name}"), "Accepted") == "True",
+                "a late GatewayClass Accepted",
+            )
+            # Exactly one serves xDS, i.e. is ready: engines are never sent to a paused peer.
+            first.wait_until(
+                lambda: first.probe("readinessProbe") != second.xds_listening(),
+                "exactly one replica ready",
+            )
+            cp.api.delete(f"{GW}/gatewayclasses/{name}")
 
 
 # --- failing early ------------------------------------------------------------------------------

@@ -46,8 +46,15 @@ async def operator_startup(settings: kopf.OperatorSettings, memo: Any, **_: Any)
     ca = await asyncio.to_thread(load_or_create_ca, kube, config)
     cache = ConfigCache()
     server = XdsServer(cache, ServerTls(ca, config))
-    await server.start(f"{config.xds_listen}:{config.xds_port}")
     _controller = Controller(config, kube, cache, ca, programmed=cache.programmed)
+    controller_ = _controller
+
+    async def serve_when_active() -> None:
+        # Only the working replica serves xDS (and so becomes ready): a paused peer holds no
+        # configuration, and engines must not be balanced onto it.
+        await controller_.active.wait()
+        await server.start(f"{config.xds_listen}:{config.xds_port}")
+
     loop = asyncio.get_running_loop()
     dirty = _controller.dirty
 
@@ -65,6 +72,7 @@ async def operator_startup(settings: kopf.OperatorSettings, memo: Any, **_: Any)
     memo.tasks = [
         asyncio.create_task(_controller.run(), name="reconcile"),
         asyncio.create_task(_controller.renewals(), name="renewals"),
+        asyncio.create_task(serve_when_active(), name="xds"),
     ]
 
 
