@@ -12,7 +12,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := libhyperscan-dev pkg-config build-essential python3-venv
+APT_PACKAGES := libhyperscan-dev pkg-config build-essential python3-venv procps
 BENCH_APT_PACKAGES := nginx-light libnginx-mod-http-modsecurity modsecurity-crs wrk
 
 .PHONY: demo test lint fuzz bench system-deps bench-deps k8s-binaries k8s-up

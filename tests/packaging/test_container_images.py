@@ -106,7 +106,7 @@ def test_dockerfile_is_multistage_pinned_and_non_root(path: Path) -> None:
 
 def test_images_install_the_extras_their_commands_need() -> None:
     extras = project()["optional-dependencies"]
-    for path, extra in ((OPERATOR, "operator"), (SIDECAR, "gateway")):
+    for path, extra in ((OPERATOR, "operator"), (SIDECAR, "sidecar")):
         assert extra in extras
         build = " ".join(i.args for i in parse(path)[0] if i.keyword == "RUN")
         assert f"'.[{extra}]'" in build
