@@ -65,6 +65,8 @@ cdef extern from "hs/hs.h" nogil:
 
     hs_error_t hs_free_database(hs_database_t *db)
 
+    hs_error_t hs_valid_platform()
+
     hs_error_t hs_serialize_database(const hs_database_t *db, char **bytes, size_t *length)
 
     hs_error_t hs_deserialize_database(const char *bytes, const size_t length,

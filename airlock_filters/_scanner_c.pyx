@@ -38,6 +38,7 @@ from airlock_filters._hs cimport (
     hs_scan,
     hs_scratch_t,
     hs_serialize_database,
+    hs_valid_platform,
     hs_version,
 )
 
@@ -50,6 +51,11 @@ cdef enum:
     VALUE_START = 0xFF
     VALUE_END = 0xFE
 HYPERSCAN_VERSION = (<bytes>hs_version()).decode("ascii", "replace")
+
+
+def valid_platform():
+    """Whether this CPU can run Hyperscan (x86 builds need SSE4.2 or better)."""
+    return hs_valid_platform() == HS_SUCCESS
 
 
 cdef struct Hit:

@@ -48,6 +48,9 @@ def _load_extension() -> type | None:
     except ImportError as exc:
         log.warning("Hyperscan scanner unavailable (%s); using the RE2 twin", exc)
         return None
+    if not _scanner_c.valid_platform():
+        log.warning("Hyperscan cannot run on this CPU (it needs SSE4.2); using the RE2 twin")
+        return None
     return _scanner_c.Scanner
 
 

@@ -126,3 +126,13 @@ def test_the_cache_evicts_the_oldest_files_over_its_limit(tmp_path: Path) -> Non
         "new.hsdb",
         "unrelated.txt",
     ]
+
+
+def test_a_cpu_hyperscan_cannot_run_on_falls_back_to_re2(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert _scanner_c.valid_platform()  # this machine runs it
+    monkeypatch.setattr(_scanner_c, "valid_platform", lambda: False)
+    with caplog.at_level(logging.WARNING, logger="airlock_filters.scanner"):
+        assert scanner._load_extension() is None
+    assert "SSE4.2" in caplog.text
