@@ -9,6 +9,7 @@ DOTALL: Final = 2
 # joined as ``\xff value \xfe ...``.
 JOINED: Final = 4
 HYPERSCAN_VERSION: Final[str]
+
 def valid_platform() -> bool:
     """Whether this CPU can run Hyperscan (x86 builds need SSE4.2 or better)."""
 
