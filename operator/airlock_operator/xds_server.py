@@ -528,6 +528,9 @@ SERVER_OPTIONS = [
     ("grpc.keepalive_timeout_ms", 20_000),
     ("grpc.http2.min_recv_ping_interval_without_data_ms", 20_000),
     ("grpc.keepalive_permit_without_calls", 1),
+    # A port held by another server (a second operator, a stale one) is an error, not shared:
+    # engines would be balanced onto whichever answers.
+    ("grpc.so_reuseport", 0),
 ]
 
 

@@ -453,10 +453,16 @@ def test_of_two_replicas_one_works_and_only_it_is_ready(
                 "a late GatewayClass Accepted",
             )
             # Exactly one serves xDS, i.e. is ready: engines are never sent to a paused peer.
-            first.wait_until(
-                lambda: first.probe("readinessProbe") != second.xds_listening(),
-                "exactly one replica ready",
-            )
+            try:
+                first.wait_until(
+                    lambda: first.probe("readinessProbe") != second.xds_listening(),
+                    "exactly one replica ready",
+                )
+            except Exception:
+                print("FIRST", first.probe("readinessProbe"), first.log()[-3000:])
+                print("SECOND", second.xds_listening(), second.log()[-3000:])
+                print("PEERING", get(cp, peering_path))
+                raise
             cp.api.delete(f"{GW}/gatewayclasses/{name}")
 
 

@@ -226,6 +226,7 @@ def test_replicas_elect_through_kopf_peering(helm: Helm) -> None:
     assert {(v, tuple(r.get("resourceNames", []))) for r in kopf_rules for v in r["verbs"]} == {
         ("list", ()),
         ("watch", ()),
+        ("get", (RELEASE,)),
         ("patch", (RELEASE,)),
     }
     named = helm.render({"replicaCount": 2, "peering": {"name": "waf-peers"}})

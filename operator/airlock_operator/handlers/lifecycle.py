@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import kopf
@@ -15,10 +16,34 @@ from airlock_operator.kube import Kube, load_client
 from airlock_operator.settings import Settings
 from airlock_operator.xds_server import ConfigCache, ServerTls, XdsServer
 
+log = logging.getLogger("airlock_operator")
+
 SETTINGS_ENV = "AIRLOCK_OPERATOR_SETTINGS"  # path of the settings file
 KUBECONFIG_ENV = "KUBECONFIG"
 
+PEERING_POLL_SECONDS = 5.0
+
 _controller: Controller | None = None
+
+
+def outranked(kube: Kube, peering: str, priority: int) -> bool:
+    """Whether a live peer of the ClusterKopfPeering has a higher priority (kopf then pauses
+    this replica)."""
+    try:
+        found = kube.get("kopf.dev/v1", "ClusterKopfPeering", peering)
+    except Exception as exc:  # unreadable: keep serving rather than leave every engine alone
+        log.warning("peering %s unreadable: %s", peering, exc)
+        return False
+    now = datetime.now(UTC)
+    for peer in ((found or {}).get("status") or {}).values():
+        try:
+            seen = datetime.fromisoformat(str(peer["lastseen"]))
+            alive = seen + timedelta(seconds=int(peer.get("lifetime", 60))) > now
+            if alive and int(peer["priority"]) > priority:
+                return True
+        except (KeyError, TypeError, ValueError):
+            continue
+    return False
 
 
 def controller() -> Controller:
@@ -49,11 +74,24 @@ async def operator_startup(settings: kopf.OperatorSettings, memo: Any, **_: Any)
     _controller = Controller(config, kube, cache, ca, programmed=cache.programmed)
     controller_ = _controller
 
-    async def serve_when_active() -> None:
-        # Only the working replica serves xDS (and so becomes ready): a paused peer holds no
-        # configuration, and engines must not be balanced onto it.
-        await controller_.active.wait()
-        await server.start(f"{config.xds_listen}:{config.xds_port}")
+    peering = settings.peering
+
+    async def serve_while_working() -> None:
+        # Only the working replica serves xDS (and so is ready): a paused peer holds no current
+        # configuration, and engines must not be balanced onto it. kopf pauses a replica when
+        # a live peer has a higher priority; it says so to nobody, so the peering object is
+        # read here the same way.
+        address = f"{config.xds_listen}:{config.xds_port}"
+        serving = False
+        while True:
+            working = controller_.active.is_set() and (
+                peering.standalone
+                or not await asyncio.to_thread(outranked, kube, peering.name, peering.priority)
+            )
+            if working != serving:
+                await (server.start(address) if working else server.stop(grace=1.0))
+                serving = working
+            await asyncio.sleep(PEERING_POLL_SECONDS if controller_.active.is_set() else 0.2)
 
     loop = asyncio.get_running_loop()
     dirty = _controller.dirty
@@ -72,7 +110,7 @@ async def operator_startup(settings: kopf.OperatorSettings, memo: Any, **_: Any)
     memo.tasks = [
         asyncio.create_task(_controller.run(), name="reconcile"),
         asyncio.create_task(_controller.renewals(), name="renewals"),
-        asyncio.create_task(serve_when_active(), name="xds"),
+        asyncio.create_task(serve_while_working(), name="xds"),
     ]
 
 
