@@ -13,7 +13,6 @@ A failure of one write is logged and retried on the next pass; it never stops th
 from __future__ import annotations
 
 import asyncio
-import copy
 import functools
 import hashlib
 import json
@@ -30,6 +29,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from airlock_operator import certificates
 from airlock_operator.conditions import timestamp
+from airlock_operator.kube import Kube
 from airlock_operator.reconcile import Engine, Outcome, compute
 from airlock_operator.settings import (
     BOOTSTRAP_SECRET,
@@ -102,7 +102,7 @@ class Controller:
     def __init__(
         self,
         settings: Settings,
-        kube: Any,  # airlock_operator.kube.Kube
+        kube: Kube,
         cache: ConfigCache,
         ca: certificates.CertificateAuthority,
         programmed: Callable[[str], bool] = lambda node: False,
@@ -288,7 +288,7 @@ class Controller:
             self.dirty.set()
 
 
-def load_or_create_ca(kube: Any, settings: Settings) -> certificates.CertificateAuthority:
+def load_or_create_ca(kube: Kube, settings: Settings) -> certificates.CertificateAuthority:
     """The operator's CA from its Secret; created on first start. A second replica starting at
     the same moment loses the create race and reads the winner's."""
     secret = kube.get("v1", "Secret", CA_SECRET, settings.namespace)
@@ -301,7 +301,10 @@ def load_or_create_ca(kube: Any, settings: Settings) -> certificates.Certificate
     except ApiException as exc:
         if exc.status != 409:
             raise
-        secret = kube.get("v1", "Secret", CA_SECRET, settings.namespace)
-        return certificates.CertificateAuthority.from_secret(copy.deepcopy(secret))
+        # Another replica created it first: use theirs.
+        winner = kube.get("v1", "Secret", CA_SECRET, settings.namespace)
+        if winner is None:
+            raise
+        return certificates.CertificateAuthority.from_secret(winner)
     log.info("CA created in Secret %s/%s", settings.namespace, CA_SECRET)
     return ca
