@@ -40,7 +40,10 @@ temporary directory), as in a new pod: the supervisor compiles the rules before 
 workers, which matters for their memory; --keep-cache uses the user's cache instead.
 With --soak SECONDS, envoy+sidecar then takes continuous load for that long (the target run is
 600 s): the RSS must stay under 200 MiB and must not grow (mean of the last minute at most 10 %
-above the mean of the first). CPU split: CPU time of each process group (wrk, Envoy, sidecar,
+above the mean of the first). The maximum includes any worker replacement (a worker is replaced
+after --max-streams streams, 200,000 by default), so the soak also reports how many there were,
+the most processes seen at once, and each process's RSS / PSS at the first and last sample and
+at the maximum. CPU split: CPU time of each process group (wrk, Envoy, sidecar,
 nginx) during each measured run, as a percentage of one core.
 
 Exit status: 0, unless --check is given and a target is missed (1); 2 if the set-up fails (a
@@ -266,10 +269,16 @@ def pss_bytes(pid: int) -> int:
     return _proc_kib(f"/proc/{pid}/smaps_rollup", "Pss") * 1024
 
 
+def process_memory(root: int) -> list[tuple[int, int, int]]:
+    """(pid, VmRSS, PSS) of each process of root's tree, root first."""
+    return [(pid, vm_rss_bytes(pid), pss_bytes(pid)) for pid in process_tree(root)]
+
+
 def tree_memory(root: int) -> tuple[int, int, int]:
     """(summed VmRSS, summed PSS, process count) of root's process tree."""
-    pids = process_tree(root)
-    return sum(map(vm_rss_bytes, pids)), sum(map(pss_bytes, pids)), len(pids)
+    processes = process_memory(root)
+    rss = sum(r for _, r, _ in processes)
+    return rss, sum(p for _, _, p in processes), len(processes)
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -302,10 +311,16 @@ class MemorySampler:
     def _run(self) -> None:
         while True:
             for name, root in self.roots.items():
-                rss, pss, count = tree_memory(root)
-                elapsed = time.monotonic() - self._start
+                processes = process_memory(root)
                 self.samples.append(
-                    {"t": elapsed, "name": name, "rss": rss, "pss": pss, "processes": count}
+                    {
+                        "t": time.monotonic() - self._start,
+                        "name": name,
+                        "rss": sum(r for _, r, _ in processes),
+                        "pss": sum(p for _, _, p in processes),
+                        "processes": len(processes),
+                        "per_process": processes,  # the supervisor first
+                    }
                 )
             if self._stop.wait(self.every):
                 return
@@ -593,13 +608,31 @@ def measured_run(
     return run
 
 
-def soak(target: Target, files: Sequence[Path], settings: Settings) -> dict[str, Any]:
+def soak(
+    target: Target, files: Sequence[Path], settings: Settings, sidecar_log: Path
+) -> dict[str, Any]:
     root = target.processes["sidecar"]
     print(f"soak: {settings.soak} s of load on {target.name}", file=sys.stderr)
+    replaced = sidecar_log_messages(sidecar_log, "worker replaced")
     with MemorySampler({"sidecar": root}, SOAK_SAMPLE_SECONDS) as sampler:
         run = measured_run(target, files, settings.soak, (settings.threads, settings.connections))
-    summary = soak_summary(sampler.samples, settings.soak)
-    return {"run": run, **summary, "samples": sampler.samples}
+    samples = sampler.samples
+    summary = soak_summary(samples, settings.soak)
+    # The maximum must have seen worker replacements to say anything about them.
+    replacements = sidecar_log_messages(sidecar_log, "worker replaced") - replaced
+    at_max = max(samples, key=lambda s: s["rss"])
+    return {
+        "run": run,
+        **summary,
+        "processes_max": max(s["processes"] for s in samples),
+        "replacements": replacements,
+        "per_process": {
+            "first sample": samples[0]["per_process"],
+            "last sample": samples[-1]["per_process"],
+            f"RSS maximum ({at_max['t']:.0f} s)": at_max["per_process"],
+        },
+        "samples": samples,
+    }
 
 
 def soak_summary(samples: Sequence[dict[str, Any]], seconds: float) -> dict[str, Any]:
@@ -680,6 +713,17 @@ def memory_summary(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
         }
         for name, rows in by_name.items()
     }
+
+
+def sidecar_log_messages(path: Path, message: str) -> int:
+    """How many lines of the sidecar's log carry this message."""
+    count = 0
+    with contextlib.suppress(OSError), open(path, errors="replace") as log:
+        for line in log:
+            if line.startswith("{"):
+                with contextlib.suppress(ValueError):
+                    count += json.loads(line).get("message") == message
+    return count
 
 
 def sidecar_log_levels(path: Path) -> dict[str, int]:
@@ -796,6 +840,15 @@ def render_markdown(result: dict[str, Any]) -> str:
             f"| {_mib(soak_result['rss_last_mean'])} |",
             f"| max (PSS max {_mib(soak_result['pss_max'])}) | {_mib(soak_result['rss_max'])} |",
             "",
+            f"At most {soak_result['processes_max']} processes at a time (the supervisor and its "
+            f"workers); {soak_result['replacements']} worker replacement(s) during the soak. "
+            "Per process, RSS / PSS, the supervisor first:",
+            "",
+            *(
+                f"- {when}: " + ", ".join(f"{_mib(rss)} / {_mib(pss)}" for _, rss, pss in rows)
+                for when, rows in soak_result["per_process"].items()
+            ),
+            "",
             f"Target: max < {_mib(RSS_LIMIT_BYTES)} and last / first <= {RSS_GROWTH_LIMIT:g} "
             f"(here {soak_result['growth']:.3f}): {'met' if soak_result['met'] else 'MISSED'}.",
         ]
@@ -884,8 +937,33 @@ def render_plot(result: dict[str, Any], path: Path) -> bool:
     names = list(result["targets"])
     rows = [result["targets"][n] for n in names]
     soak_result = result.get("soak")
-    panels = 3 if soak_result else 2
-    figure, axes = plt.subplots(1, panels, figsize=(6 * panels, 4.8))
+    panels = (2 if names else 0) + (1 if soak_result else 0)  # --soak-only: no rounds
+    if not panels:
+        return False
+    figure, axes = plt.subplots(1, panels, figsize=(6 * panels, 4.8), squeeze=False)
+    axes = axes[0]
+    if names:
+        _plot_rounds(axes[0], axes[1], names, rows)
+    if soak_result:
+        samples = soak_result["samples"]
+        axis = axes[-1]
+        axis.plot([s["t"] for s in samples], [s["rss"] / 2**20 for s in samples], label="RSS")
+        axis.plot([s["t"] for s in samples], [s["pss"] / 2**20 for s in samples], label="PSS")
+        axis.axhline(RSS_LIMIT_BYTES / 2**20, color="red", linestyle="--", label="limit")
+        axis.set_title(f"sidecar memory, {result['settings']['soak']} s soak")
+        axis.set_xlabel("s")
+        axis.set_ylabel("MiB")
+        axis.set_ylim(bottom=0)
+        axis.legend()
+    figure.suptitle(f"gateway speed, {result['meta']['date']}, {result['meta']['cpus']} cores")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return True
+
+
+def _plot_rounds(rps: Any, latency: Any, names: list[str], rows: list[dict[str, Any]]) -> None:
+    axes = [rps, latency]
     positions = range(len(names))
     errors = [
         [r["rps"] - r["rps_min"] for r in rows],
@@ -905,21 +983,6 @@ def render_plot(result: dict[str, Any], path: Path) -> bool:
         # The targets differ by orders of magnitude: a linear axis would hide the slow ones.
         axis.set_yscale("log")
         axis.set_xticks(list(positions), names, rotation=20, ha="right")
-    if soak_result:
-        samples = soak_result["samples"]
-        axes[2].plot([s["t"] for s in samples], [s["rss"] / 2**20 for s in samples], label="RSS")
-        axes[2].plot([s["t"] for s in samples], [s["pss"] / 2**20 for s in samples], label="PSS")
-        axes[2].axhline(RSS_LIMIT_BYTES / 2**20, color="red", linestyle="--", label="limit")
-        axes[2].set_title(f"sidecar memory, {result['settings']['soak']} s soak")
-        axes[2].set_xlabel("s")
-        axes[2].set_ylabel("MiB")
-        axes[2].set_ylim(bottom=0)
-        axes[2].legend()
-    figure.suptitle(f"gateway speed, {result['meta']['date']}, {result['meta']['cpus']} cores")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return True
 
 
 # --- command line -------------------------------------------------------------------------------
@@ -1007,7 +1070,8 @@ def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
             samples = sampler.samples
         soak_result = None
         if settings.soak:
-            soak_result = soak(next(t for t in targets if t.name == SIDECAR), files, settings)
+            sidecar = next(t for t in targets if t.name == SIDECAR)
+            soak_result = soak(sidecar, files, settings, lab.logs[f"sidecar-{WORKERS}w"])
         sidecar_logs = {
             name: sidecar_log_levels(path)
             for name, path in lab.logs.items()

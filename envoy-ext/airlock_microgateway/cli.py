@@ -16,14 +16,25 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
-# grpc.aio keeps a little native memory of each stream Envoy cancels (grpc/grpc#43360): a
-# worker is replaced after this many streams so that memory stays bounded.
+# A worker is replaced after this many streams, so that native memory that grpc.aio loses
+# stays bounded: the service avoids the known per-stream loss (grpc/grpc#43360, see service.py),
+# but a stream Envoy resets mid-request still costs a little.
 MAX_STREAMS = 200_000
 
 
+def _host_port(text: str) -> tuple[str, int]:
+    """The sidecar's --metrics. Not gateway.parse_host_port: the gateway module imports grpc
+    (through envoy_config), and the supervisor, which serves no gRPC, would carry it (~14 MiB)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"must be HOST:PORT, got {text!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
 def _parser() -> argparse.ArgumentParser:
-    from airlock_microgateway.gateway import default_workers
+    from airlock_microgateway.sidecar import default_workers
 
     parser = argparse.ArgumentParser(
         prog="airlock-microgateway", description="WAF gateway: Envoy + the filter sidecar"
@@ -66,7 +77,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="directory for the workers' unix sockets (shared with Envoy)",
     )
-    sidecar.add_argument("--metrics", metavar="HOST:PORT", help="serve Prometheus metrics")
+    sidecar.add_argument(
+        "--metrics", type=_host_port, metavar="HOST:PORT", help="serve Prometheus metrics"
+    )
     sidecar.add_argument(
         "--operator", metavar="HOST:PORT", help="take policies from the operator's xDS server"
     )
@@ -105,15 +118,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from airlock_microgateway.sidecar import Sidecar, prepare_metrics_dir
 
-    metrics = None
-    if args.metrics:
-        from airlock_microgateway.gateway import GatewayError, parse_host_port
-
-        try:
-            metrics = parse_host_port(args.metrics, "--metrics")
-        except GatewayError as exc:
-            print(f"airlock-microgateway: {exc}", file=sys.stderr)
-            return 2
     prepare_metrics_dir(Path(tempfile.mkdtemp(prefix="airlock-metrics-")))
     if args.operator:
         if args.policy or not args.node_id or not args.tls_dir:
@@ -122,9 +126,14 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        return _sidecar_from_operator(args, metrics)
+        return _sidecar_from_operator(args, args.metrics)
     sidecar = Sidecar(
-        args.policy, args.socket_dir, args.workers, metrics, args.drain_seconds, args.max_streams
+        args.policy,
+        args.socket_dir,
+        args.workers,
+        args.metrics,
+        args.drain_seconds,
+        args.max_streams,
     )
     return sidecar.run()
 
@@ -137,12 +146,11 @@ def _sidecar_from_operator(args: argparse.Namespace, metrics: tuple[str, int] | 
     import signal
     import threading
 
-    from airlock_microgateway.policy_client import follow_policies
     from airlock_microgateway.sidecar import Sidecar
 
     policy_file = Path(tempfile.mkdtemp(prefix="airlock-policies-")) / "policies.yaml"
     client = multiprocessing.get_context("spawn").Process(
-        target=follow_policies,
+        target=_follow_policies,
         args=(args.operator, args.node_id, Path(args.tls_dir), policy_file),
         name="policy-client",
         daemon=True,
@@ -171,3 +179,10 @@ def _sidecar_from_operator(args: argparse.Namespace, metrics: tuple[str, int] | 
     finally:
         client.terminate()
         client.join(5)
+
+
+def _follow_policies(*args: Any) -> None:
+    """The policy client process: it imports the client (and grpc), the supervisor does not."""
+    from airlock_microgateway.policy_client import follow_policies
+
+    follow_policies(*args)

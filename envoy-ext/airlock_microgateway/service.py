@@ -3,6 +3,12 @@
 The route selects its policy by name through the gRPC initial metadata of the stream
 (`x-airlock-policy`, set per route in the Envoy configuration); a stream without it gets the
 policy named "default".
+
+gRPC runs `StreamWriter.Process` for each stream: it writes the responses of
+`ExternalProcessorService.Process` itself and leaves the stream for Envoy to close, because
+grpc.aio loses native memory for good (grpc/grpc#43360, about 100 bytes a stream) on every
+batch that fails or whose awaiting task is cancelled, and Envoy resets each stream as soon as it
+has the last answer: a final status sent after that answer fails on most streams under load.
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ from airlock_microgateway.sidecar import HEALTH_PAUSE_SECONDS
 POLICY_METADATA = "x-airlock-policy"
 DEFAULT_POLICY = "default"
 SERVICE_NAME = "envoy.service.ext_proc.v3.ExternalProcessor"
+# How long a stream that has had its last answer waits for Envoy to close it (Envoy does so as
+# soon as it has the answer) before the sidecar ends it with a status itself.
+CLOSE_WAIT_SECONDS = 1.0
 
 
 class ExternalProcessorService(ep_grpc.ExternalProcessorServicer):
@@ -70,6 +79,60 @@ class ExternalProcessorService(ep_grpc.ExternalProcessorServicer):
                 return
 
 
+class _Requests:
+    """The messages of a stream, read with the reader API; knows whether the client ended them."""
+
+    def __init__(self, context: grpc.aio.ServicerContext) -> None:
+        self._context = context
+        self.ended = False
+
+    def __aiter__(self) -> _Requests:
+        return self
+
+    async def __anext__(self) -> ep.ProcessingRequest:
+        message = await self._context.read()
+        if message is grpc.aio.EOF:
+            self.ended = True
+            raise StopAsyncIteration
+        return message
+
+
+class StreamWriter:
+    """What gRPC runs for a stream (see the module docstring): the responses of
+    `service.Process`, each written to the end even if Envoy resets the stream meanwhile; then,
+    unless the client ended the stream, a wait for Envoy to close it."""
+
+    def __init__(self, service: ExternalProcessorService) -> None:
+        self.service = service
+        self._writes: set[asyncio.Task[None]] = set()  # in flight; the loop holds tasks weakly
+
+    async def Process(self, request_iterator: object, context: grpc.aio.ServicerContext) -> None:
+        requests = _Requests(context)
+        async for response in self.service.Process(requests, context):
+            await self._write(context, response)
+        if not requests.ended:
+            await self._wait_for_reset()
+
+    async def _wait_for_reset(self) -> None:
+        """Envoy's reset cancels this wait, and nothing is sent on the reset stream; a client
+        that keeps the stream open gets a status after CLOSE_WAIT_SECONDS."""
+        await asyncio.sleep(CLOSE_WAIT_SECONDS)
+
+    async def _write(
+        self, context: grpc.aio.ServicerContext, response: ep.ProcessingResponse
+    ) -> None:
+        # Shielded: cancelling the stream's task mid-write would drop the write's native batch.
+        write = asyncio.ensure_future(context.write(response))
+        self._writes.add(write)
+        write.add_done_callback(self._written)
+        await asyncio.shield(write)
+
+    def _written(self, write: asyncio.Task[None]) -> None:
+        self._writes.discard(write)
+        if not write.cancelled():
+            write.exception()  # fetched, or asyncio logs it: writes fail on reset streams
+
+
 async def serve(
     address: str,
     service: ExternalProcessorService,
@@ -86,7 +149,7 @@ async def serve(
             ("grpc.so_reuseport", 0),
         ]
     )
-    ep_grpc.add_ExternalProcessorServicer_to_server(service, server)
+    ep_grpc.add_ExternalProcessorServicer_to_server(StreamWriter(service), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if server.add_insecure_port(address) == 0 and not address.startswith("unix:"):

@@ -37,11 +37,14 @@ POLL_SECONDS = 1.0
 HEALTH_PAUSE_SECONDS = 2.0
 
 
+def default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def socket_paths(socket_dir: str | Path, workers: int) -> list[str]:
     """Every path Envoy knows: two per worker slot, "a" and "b". A slot's worker listens on one;
-    its replacement starts on the other, and Envoy's health checks move the traffic over
-    before the old worker stops (gRPC removes a unix socket's path when it stops serving, so
-    a replacement cannot simply take over the same path)."""
+    its replacement starts on the other (gRPC removes a unix socket's path when it stops
+    serving, so a replacement cannot simply take over the path of a worker still draining)."""
     return [str(Path(socket_dir) / f"extproc-{i}-{side}.sock")
             for i in range(workers) for side in "ab"]  # fmt: skip
 
@@ -246,16 +249,20 @@ class Sidecar:
         self._reap_retired()
 
     def _replace(self, old: _Worker) -> None:
-        """A replacement on the slot's other path first; once Envoy's health check has seen it
-        serving, the old worker drains (NOT_SERVING, then stop): no request finds no worker."""
+        """A new worker on the slot's other path, one slot at a time, and no request finds no
+        worker. With other workers to take the traffic, the old one drains (NOT_SERVING, Envoy
+        moves its streams to the others, stop) before the new one starts: never a process more
+        than usual, which would be a whole worker's memory on top. A worker alone drains only
+        once Envoy's health check has seen its replacement serving."""
         a, b = self.addresses[2 * old.index : 2 * old.index + 2]
         address = b if old.address == a else a
+        alone = len(self._workers) == 1
+        if not alone:
+            self._retire(old)
+            self._join(old)
         # The previous owner of that path must be gone: gRPC removes the path when it stops.
         for retired in [w for w in self._retiring if w.address == address]:
-            retired.process.join(self.drain_seconds + HEALTH_PAUSE_SECONDS + 5)
-            if retired.process.is_alive():
-                retired.process.kill()
-                retired.process.join()
+            self._join(retired)
         self._reap_retired()
         new = self._start_worker(old.index, address)
         deadline = time.monotonic() + 60
@@ -263,12 +270,23 @@ class Sidecar:
             if new.pipe.poll(0.1):
                 message, _ = new.pipe.recv()
                 new.ready = message == "ready"
-        time.sleep(HEALTH_PAUSE_SECONDS)
+        time.sleep(HEALTH_PAUSE_SECONDS)  # Envoy sees it serving before anything else changes
         self._workers[self._workers.index(old)] = new
-        if old.process.is_alive():
-            os.kill(old.process.pid, signal.SIGTERM)
-        self._retiring.append(old)
+        if alone:
+            self._retire(old)
         self.observer.log("info", "worker replaced", **{"process.worker": old.index})
+
+    def _retire(self, worker: _Worker) -> None:
+        if worker.process.is_alive():
+            os.kill(worker.process.pid, signal.SIGTERM)
+        self._retiring.append(worker)
+
+    def _join(self, worker: _Worker) -> None:
+        """Wait for a retired worker to drain and stop; kill it if it takes too long."""
+        worker.process.join(self.drain_seconds + HEALTH_PAUSE_SECONDS + 5)
+        if worker.process.is_alive():
+            worker.process.kill()
+            worker.process.join()
 
     def _reap_retired(self) -> None:
         for worker in list(self._retiring):

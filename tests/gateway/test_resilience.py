@@ -117,6 +117,38 @@ def test_workers_are_replaced_under_load_without_a_failed_request(tmp_path: Path
         stack.stop()
 
 
+def test_with_other_workers_a_worker_drains_before_its_replacement_starts(
+    tmp_path: Path,
+) -> None:
+    """Never a worker more than --workers (each is a whole worker's memory), one slot at a
+    time, and still no failed request: the other worker takes the traffic meanwhile."""
+    stack = Stack(tmp_path, workers=2, sidecar_args=["--max-streams", "40"]).start()
+    assert stack.sidecar is not None
+    workers = Path(f"/proc/{stack.sidecar.pid}/task/{stack.sidecar.pid}/children")
+    most = 0
+    try:
+        stop = threading.Event()
+        results: Counter[str] = Counter()
+        wrong: list[str] = []
+        loader = threading.Thread(target=_load, args=(stack, stop, results, wrong))
+        loader.start()
+
+        def replaced() -> int:
+            nonlocal most
+            most = max(most, len(workers.read_text().split()))
+            return sum(x["message"] == "worker replaced" for x in stack.sidecar_lines())
+
+        try:
+            wait_for(lambda: replaced() >= 4, 120, "four worker replacements")
+        finally:
+            stop.set()
+            loader.join()
+        assert not wrong, wrong[:10]
+        assert most == 2
+    finally:
+        stack.stop()
+
+
 def test_reload_under_load_misjudges_nothing(stack: Stack) -> None:
     """Rewrite the policy file again and again (and once with a broken one) while clients
     send requests whose verdict is the same under every version; then check the last version
