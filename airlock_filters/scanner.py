@@ -21,7 +21,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -176,6 +176,28 @@ def _evict(directory: Path, limit: int = CACHE_LIMIT_BYTES) -> None:
             total -= size
 
 
+class NotCached(Exception):
+    """A database is not in the on-disk cache, and `cached_only()` forbids compiling it."""
+
+
+_cached_only = False
+
+
+@contextlib.contextmanager
+def cached_only() -> Iterator[None]:
+    """Build scanners only from cached databases; raise NotCached instead of compiling.
+
+    Lets a caller that keeps a compile out of its own heap (the sidecar compiles in a
+    short-lived child) skip that child when every database is cached already.
+    """
+    global _cached_only
+    _cached_only = True
+    try:
+        yield
+    finally:
+        _cached_only = False
+
+
 def _compile_cached(
     patterns: Sequence[tuple[bytes, int, int]], groups: Sequence[int], compiled: Any
 ) -> Any:
@@ -201,6 +223,8 @@ def _compile_cached(
         database, positions = cached
         serialized.append(database)
         rejected.extend(members[d][p] for p in positions)
+    if missing and _cached_only:
+        raise NotCached(f"{len(missing)} of {len(paths)} databases not cached")
     scanner = compiled(patterns, groups, serialized=serialized, rejected=sorted(rejected))
     if missing:
         databases = scanner.serialize()

@@ -62,11 +62,9 @@ import contextlib
 import http.client
 import json
 import os
-import platform
 import random
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -74,14 +72,26 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-BENCH = REPO_ROOT / "bench"
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))  # its siblings, also when a test loads it by path
+
+import bench_host  # noqa: E402
+from bench_host import (  # noqa: E402
+    command_version,
+    cpu_seconds,
+    package_version,
+    process_tree,
+    pss_bytes,
+    sigterm_as_interrupt,
+    stop_process,
+    vm_rss_bytes,
+)
+
 DEFAULT_OUT = BENCH / "results"
 LUA_SCRIPT = BENCH / "wrk_mix.lua"
 PEER_DIR = Path(
@@ -135,7 +145,6 @@ class MixRequest:
 
 def build_mix(seed: int = SEED) -> tuple[list[MixRequest], MixRequest]:
     """The three benign requests of the load, and the attack of the sanity check."""
-    sys.path.insert(0, str(BENCH))
     from speed import form_request, get_request, json_request
 
     rng = random.Random(seed)
@@ -224,51 +233,6 @@ def run_wrk(port: int, files: Sequence[Path], seconds: int, threads: int, connec
 # --- processes: trees, memory, CPU --------------------------------------------------------------
 
 
-def _children_map() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue  # gone meanwhile
-        # The command name is in parentheses and may hold spaces: fields follow the last ")".
-        ppid = int(stat.rpartition(")")[2].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    return children
-
-
-def process_tree(root: int) -> list[int]:
-    """root and all its descendants (Linux /proc)."""
-    children = _children_map()
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo.extend(children.get(pid, []))
-    return tree
-
-
-def _proc_kib(path: str, key: str) -> int:
-    try:
-        with open(path) as lines:
-            for line in lines:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass  # the process ended: it holds nothing
-    return 0
-
-
-def vm_rss_bytes(pid: int) -> int:
-    return _proc_kib(f"/proc/{pid}/status", "VmRSS") * 1024
-
-
-def pss_bytes(pid: int) -> int:
-    return _proc_kib(f"/proc/{pid}/smaps_rollup", "Pss") * 1024
-
-
 def process_memory(root: int) -> list[tuple[int, int, int]]:
     """(pid, VmRSS, PSS) of each process of root's tree, root first."""
     return [(pid, vm_rss_bytes(pid), pss_bytes(pid)) for pid in process_tree(root)]
@@ -279,18 +243,6 @@ def tree_memory(root: int) -> tuple[int, int, int]:
     processes = process_memory(root)
     rss = sum(r for _, r, _ in processes)
     return rss, sum(p for _, _, p in processes), len(processes)
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one process so far (0 when it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
 
 
 def tree_cpu_seconds(roots: Sequence[int]) -> dict[int, float]:
@@ -346,21 +298,6 @@ def wait_for(check: Any, seconds: float, what: str, process: subprocess.Popen[by
             return
         time.sleep(0.1)
     raise RuntimeError(f"{what} not ready after {seconds} s")
-
-
-def stop_process(process: subprocess.Popen[bytes], seconds: float = 20) -> None:
-    """SIGTERM, wait, SIGKILL; then kill any of its children that outlived it."""
-    children = [p for p in process_tree(process.pid) if p != process.pid]
-    if process.poll() is None:
-        process.terminate()
-    try:
-        process.wait(seconds)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    for pid in children:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
 
 
 def _admin_json(admin_port: int, path: str) -> Any:
@@ -739,50 +676,13 @@ def sidecar_log_levels(path: Path) -> dict[str, int]:
     return counts
 
 
-def _command_version(command: list[str]) -> str:
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    text = (done.stdout + done.stderr).strip()
-    return text.splitlines()[0] if text else "unknown"
-
-
-def _package_version(package: str) -> str:
-    return _command_version(["dpkg-query", "-W", "-f", "${Version}", package])
-
-
-def _cpu_model() -> str:
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:
-        for line in cpuinfo:
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    return platform.processor() or "unknown"
-
-
 def machine_info() -> dict[str, Any]:
-    from airlock_microgateway.gateway import envoy_binary
-
-    envoy = _command_version([envoy_binary(), "--version"])
     return {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": _command_version(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"]),
-        # Others edit the tree while this runs: say which tracked files differed from the commit.
-        "uncommitted": subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "diff", "--name-only", "HEAD"],
-            capture_output=True,
-            text=True,
-        ).stdout.split(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu": _cpu_model(),
-        "cpus": os.cpu_count(),
-        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        "envoy": envoy.partition("version: ")[2] or envoy,
-        "nginx": _command_version(["nginx", "-v"]),
-        "libmodsecurity3": _package_version("libmodsecurity3"),
-        "modsecurity-crs": _package_version("modsecurity-crs"),
-        "wrk": _command_version(["wrk", "--version"]).split(" [")[0],
+        **bench_host.machine_info(),
+        "nginx": command_version(["nginx", "-v"]),
+        "libmodsecurity3": package_version("libmodsecurity3"),
+        "modsecurity-crs": package_version("modsecurity-crs"),
+        "wrk": command_version(["wrk", "--version"]).split(" [")[0],
     }
 
 
@@ -1030,20 +930,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C, so that every `finally` stops what it started."""
-
-    def interrupt(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
     settings = _settings(args)
     meta = machine_info()  # before the run: the commit and the tree that were measured
@@ -1118,7 +1004,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv if argv is not None else sys.argv[1:]
     )
     try:
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():
             result = run(args, command.strip())
     except KeyboardInterrupt:
         print("gateway_speed: interrupted; everything started was stopped", file=sys.stderr)

@@ -47,29 +47,34 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import itertools
 import json
 import os
-import platform
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # its siblings, also when loaded by path
+
+import bench_host
+from bench_host import (
+    REPO_ROOT,
+    cpu_seconds,
+    sigterm_as_interrupt,
+    stop_process,
+    vm_rss_bytes,
+)
+
 DEFAULT_OUT = REPO_ROOT / "bench" / "results"
 # The control plane and the kubelet-like Secret volume of the tests.
 sys.path.insert(0, str(REPO_ROOT / "tests"))
@@ -97,14 +102,6 @@ def budget_seconds(routes: int) -> float:
 
 
 # --- the objects ------------------------------------------------------------------------------
-
-
-def host_address() -> str:
-    """This machine's non-loopback IPv4 address: EndpointSlices may not point at 127.0.0.1.
-    (Nothing is sent to it; the engine only has to accept the cluster.)"""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.connect(("192.0.2.1", 9))  # UDP: no packet is sent, only a route chosen
-        return str(probe.getsockname()[0])
 
 
 def gateway_objects(port: int) -> list[tuple[str, dict[str, Any]]]:
@@ -430,28 +427,6 @@ class EngineProcess:
 
 # --- the operator process ---------------------------------------------------------------------
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def vm_rss_bytes(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as lines:
-            for line in lines:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass  # the process ended: it holds nothing
-    return 0
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one process so far (0 when it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
-
 
 class Sampler:
     """VmRSS and CPU time of one process every SAMPLE_SECONDS, in a thread."""
@@ -496,16 +471,6 @@ def wait_quiet(pid: int, budget: float) -> float:
                 return since
         time.sleep(0.25)
     raise RuntimeError(f"the operator did not become idle within {budget:.0f} s")
-
-
-def stop_process(process: subprocess.Popen[bytes], seconds: float = 20) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(seconds)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def wait_until(check: Callable[[], Any], seconds: float, what: str) -> Any:
@@ -736,42 +701,12 @@ def missed(judged: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-def _command_version(command: list[str]) -> str:
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    text = (done.stdout + done.stderr).strip()
-    return text.splitlines()[0] if text else "unknown"
-
-
 def machine_info() -> dict[str, Any]:
     import kopf
 
-    from airlock_microgateway.gateway import envoy_binary
-
-    envoy = _command_version([envoy_binary(), "--version"])
-    cpu = "unknown"
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:
-        cpu = next(
-            (ln.partition(":")[2].strip() for ln in cpuinfo if ln.startswith("model name")), cpu
-        )
     return {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": _command_version(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"]),
-        # Others edit the tree while this runs: say which tracked files differed from the commit.
-        "uncommitted": subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "diff", "--name-only", "HEAD"],
-            capture_output=True,
-            text=True,
-        ).stdout.split(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu": cpu,
-        "cpus": os.cpu_count(),
+        **bench_host.machine_info(),
         "kopf": kopf.__version__ if hasattr(kopf, "__version__") else "unknown",
-        "envoy": envoy.partition("version: ")[2] or envoy,
-        "load_before": os.getloadavg(),
     }
 
 
@@ -933,26 +868,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C, so that every `finally` stops what it started."""
-
-    def interrupt(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
     meta = machine_info()  # before the run: the commit and the tree that were measured
     tmp = Path(tempfile.mkdtemp(prefix="operator-scale-"))
     lab = Lab(tmp)
     try:
         lab.start()
+        from k8s.controlplane import host_address
+
         address = host_address()
         runs = []
         for index, routes in enumerate(args.sizes):
@@ -994,7 +917,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv if argv is not None else sys.argv[1:]
     )
     try:
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():
             result = run(args, command.strip())
     except KeyboardInterrupt:
         print("operator_scale: interrupted; everything started was stopped", file=sys.stderr)

@@ -136,3 +136,15 @@ def test_a_cpu_hyperscan_cannot_run_on_falls_back_to_re2(
     with caplog.at_level(logging.WARNING, logger="airlock_filters.scanner"):
         assert scanner._load_extension() is None
     assert "SSE4.2" in caplog.text
+
+
+def test_cached_only_refuses_to_compile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRLOCK_FILTERS_CACHE_DIR", str(tmp_path))
+    with scanner.cached_only(), pytest.raises(scanner.NotCached):
+        scanner.build_scanner(PATTERNS, "hyperscan")
+    assert list(tmp_path.glob("*.hsdb")) == []
+    scanner.build_scanner(PATTERNS, "hyperscan")
+    with scanner.cached_only():
+        assert scanner.build_scanner(PATTERNS, "hyperscan").scan([b"<script"], [0b10]) == [(1, 0)]
+    # The guard ends with its block.
+    scanner.build_scanner(PATTERNS[:1], "hyperscan")

@@ -29,7 +29,15 @@ from typing import Any
 
 from airlock_filters.errors import PolicyError
 from airlock_filters.policy import read_policy_documents
+from airlock_filters.scanner import NotCached, cached_only
 from airlock_microgateway.observability import Observer
+from airlock_microgateway.policy_store import (
+    PolicySet,
+    PolicyStore,
+    compile_documents,
+    documents_digest,
+    validate_documents,
+)
 
 POLL_SECONDS = 1.0
 # Envoy health-checks every second (envoy_config): a worker turning SERVING or NOT_SERVING is
@@ -112,10 +120,17 @@ def _worker_main(
     asyncio.run(main())
 
 
-def _warm_cache(documents: list[tuple[str, Any]]) -> None:
-    """Compile in a short-lived child process: the Hyperscan databases land in the on-disk
-    cache, and the compiler's large temporary heap is not inherited by every worker. A fresh
+def _compile(documents: list[tuple[str, Any]]) -> PolicySet:
+    """The documents' policies, from the on-disk Hyperscan cache when every database is in it.
+
+    Otherwise compiled first in a short-lived child process: the databases land in the cache,
+    and the compiler's large temporary heap is not inherited by every worker. A fresh
     interpreter, not a fork: the supervisor may have threads (the metrics server)."""
+    try:
+        with cached_only():
+            return compile_documents(documents)
+    except NotCached:
+        pass
     script = (
         "import json, sys\n"
         "from airlock_microgateway.policy_store import compile_documents\n"
@@ -123,6 +138,7 @@ def _warm_cache(documents: list[tuple[str, Any]]) -> None:
     )
     subprocess.run([sys.executable, "-c", script], input=json.dumps(documents), text=True,
                    check=False)  # fmt: skip  # errors surface in the supervisor's own compile
+    return compile_documents(documents)
 
 
 class Sidecar:
@@ -167,17 +183,10 @@ class Sidecar:
         return tuple(stamp)
 
     def run(self) -> int:
-        from airlock_microgateway.policy_store import (
-            PolicyStore,
-            compile_documents,
-            validate_documents,
-        )
-
         try:
             documents = self._load()
             validate_documents(documents)
-            _warm_cache(documents)
-            self.store = PolicyStore(compile_documents(documents))
+            self.store = PolicyStore(_compile(documents))
         except PolicyError as exc:
             print(f"airlock-microgateway: invalid policy: {exc}", file=sys.stderr)
             return 2
@@ -314,19 +323,14 @@ class Sidecar:
         worker.pipe.close()
 
     def _reload_policies(self) -> None:
-        from airlock_microgateway.policy_store import documents_digest, validate_documents
-
         try:
             documents = self._load()
             if documents_digest(documents) == self.store.current.digest:
                 return
             validate_documents(documents)
-            _warm_cache(documents)
-            changed = self.store.replace(documents)
+            self.store = PolicyStore(_compile(documents))
         except PolicyError as exc:
             self.observer.failed("reload", f"new policy rejected, keeping the current one: {exc}")
-            return
-        if not changed:
             return
         for worker in self._workers:
             # A dead worker is restarted with the new set, which it inherits.

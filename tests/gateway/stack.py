@@ -36,6 +36,16 @@ def wait_for(check: Any, seconds: float, what: str) -> None:
     raise AssertionError(f"{what} not ready after {seconds} s")
 
 
+def json_lines(log: Path) -> list[dict[str, Any]]:
+    """The JSON records of a log another process is still writing.
+
+    The last line may be half written; only lines that end in a newline are read.
+    """
+    text = log.read_text()
+    complete = text[: text.rfind("\n") + 1]
+    return [json.loads(line) for line in complete.splitlines() if line.startswith("{")]
+
+
 class Stack:
     def __init__(
         self,
@@ -173,18 +183,10 @@ class Stack:
         return httpx.Client(base_url=self.url, http1=not http2, http2=http2, timeout=30)
 
     def sidecar_lines(self) -> list[dict[str, Any]]:
-        lines = []
-        for line in self.sidecar_log.read_text().splitlines():
-            if line.startswith("{"):
-                lines.append(json.loads(line))
-        return lines
+        return json_lines(self.sidecar_log)
 
     def envoy_access_lines(self) -> list[dict[str, Any]]:
-        lines = []
-        for line in self.envoy_log.read_text().splitlines():
-            if line.startswith("{"):
-                lines.append(json.loads(line))
-        return lines
+        return json_lines(self.envoy_log)
 
     def metrics(self) -> str:
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"

@@ -67,52 +67,55 @@ def test_a_dead_worker_is_replaced(stack: Stack) -> None:
         assert client.get("/x?debug=1").status_code == 400
 
 
-def _load(stack: Stack, stop: threading.Event, results: Counter[str], wrong: list[str]) -> None:
-    """Clients sending requests whose verdict every policy version agrees on, until `stop`."""
+class Load:
+    """Clients sending requests whose verdict every policy version agrees on, while the block
+    runs: `results` counts the statuses, `wrong` lists every unexpected answer."""
 
-    def client_loop(n: int) -> None:
-        with httpx.Client(base_url=stack.url, timeout=30) as client:
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.results: Counter[str] = Counter()
+        self.wrong: list[str] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._client, args=(n,)) for n in range(4)]
+
+    def __enter__(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+    def _client(self, n: int) -> None:
+        with httpx.Client(base_url=self.stack.url, timeout=30) as client:
             i = 0
-            while not stop.is_set():
+            while not self._stop.is_set():
                 i += 1
                 attack = i % 3 == 0
                 path = "/q?x=<script>alert(1)</script>" if attack else f"/q?c={n}&i={i}"
                 try:
                     status = client.get(path).status_code
                 except httpx.HTTPError as exc:
-                    wrong.append(f"{path}: {exc!r}")
+                    self.wrong.append(f"{path}: {exc!r}")
                     continue
-                results[str(status)] += 1
+                self.results[str(status)] += 1
                 if status != (400 if attack else 200):
-                    wrong.append(f"{path}: {status}")
-
-    threads = [threading.Thread(target=client_loop, args=(n,)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    stop.wait()
-    for thread in threads:
-        thread.join()
+                    self.wrong.append(f"{path}: {status}")
 
 
 def test_workers_are_replaced_under_load_without_a_failed_request(tmp_path: Path) -> None:
     stack = Stack(tmp_path, workers=1, sidecar_args=["--max-streams", "40"]).start()
     try:
-        stop = threading.Event()
-        results: Counter[str] = Counter()
-        wrong: list[str] = []
-        loader = threading.Thread(target=_load, args=(stack, stop, results, wrong))
-        loader.start()
 
         def replaced() -> int:
             return sum(x["message"] == "worker replaced" for x in stack.sidecar_lines())
 
-        try:
+        with Load(stack) as load:
             wait_for(lambda: replaced() >= 3, 120, "three worker replacements")
-        finally:
-            stop.set()
-            loader.join()
-        assert not wrong, wrong[:10]
-        assert sum(results.values()) > 120
+        assert not load.wrong, load.wrong[:10]
+        assert sum(load.results.values()) > 120
     finally:
         stack.stop()
 
@@ -127,23 +130,15 @@ def test_with_other_workers_a_worker_drains_before_its_replacement_starts(
     workers = Path(f"/proc/{stack.sidecar.pid}/task/{stack.sidecar.pid}/children")
     most = 0
     try:
-        stop = threading.Event()
-        results: Counter[str] = Counter()
-        wrong: list[str] = []
-        loader = threading.Thread(target=_load, args=(stack, stop, results, wrong))
-        loader.start()
 
         def replaced() -> int:
             nonlocal most
             most = max(most, len(workers.read_text().split()))
             return sum(x["message"] == "worker replaced" for x in stack.sidecar_lines())
 
-        try:
+        with Load(stack) as load:
             wait_for(lambda: replaced() >= 4, 120, "four worker replacements")
-        finally:
-            stop.set()
-            loader.join()
-        assert not wrong, wrong[:10]
+        assert not load.wrong, load.wrong[:10]
         assert most == 2
     finally:
         stack.stop()
@@ -154,11 +149,6 @@ def test_reload_under_load_misjudges_nothing(stack: Stack) -> None:
     send requests whose verdict is the same under every version; then check the last version
     is in force."""
     policy = Path(stack.policy_files[0])
-    stop = threading.Event()
-    results: Counter[str] = Counter()
-    wrong: list[str] = []
-    loader = threading.Thread(target=_load, args=(stack, stop, results, wrong))
-    loader.start()
 
     def outcomes() -> int:  # of the supervisor (workers log their own reloads too)
         messages = [x["message"] for x in stack.sidecar_lines() if "process.worker" not in x]
@@ -166,7 +156,7 @@ def test_reload_under_load_misjudges_nothing(stack: Stack) -> None:
             m == "policies reloaded" or m.startswith("new policy rejected") for m in messages
         )
 
-    try:
+    with Load(stack) as load:
         for version in ["trace", "verbose", "broken", "dump", "trace2"]:
             before = outcomes()
             if version == "broken":
@@ -176,11 +166,8 @@ def test_reload_under_load_misjudges_nothing(stack: Stack) -> None:
             os.kill(stack.sidecar.pid, signal.SIGHUP)  # type: ignore[union-attr]
             wait_for(lambda: outcomes() > before, 120, f"reload of {version}")  # noqa: B023
             time.sleep(0.5)  # traffic on the new version
-    finally:
-        stop.set()
-        loader.join()
-    assert not wrong, wrong[:10]
-    assert results["200"] > 50 and results["400"] > 20
+    assert not load.wrong, load.wrong[:10]
+    assert load.results["200"] > 50 and load.results["400"] > 20
     log = [x["message"] for x in stack.sidecar_lines() if "process.worker" not in x]
     assert sum(m == "policies reloaded" for m in log) == 4
     assert sum(m.startswith("new policy rejected") for m in log) == 1

@@ -631,5 +631,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def host_address() -> str:
+    """This machine's own non-loopback IPv4 address: EndpointSlices may not point at 127.0.0.1,
+    yet traffic to the host's own address never leaves it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))  # UDP: no packet is sent, only a route chosen
+        address = probe.getsockname()[0]
+    if address.startswith("127."):
+        raise RuntimeError("no non-loopback IPv4 address on this machine")
+    return str(address)
+
+
 if __name__ == "__main__":
     sys.exit(main())

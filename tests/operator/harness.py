@@ -3,13 +3,12 @@ tests/k8s, and small helpers to create and read objects through the API server."
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import yaml
-from k8s.controlplane import ControlPlane, wait_for
+from k8s.controlplane import ControlPlane, host_address, wait_for
 from kopf.testing import KopfRunner
 
 from airlock_microgateway.gateway import free_port
@@ -54,16 +53,6 @@ def operator_env(
         for key, value in env.items():
             patch.setenv(key, value)
         yield env
-
-
-def host_address() -> str:
-    """This machine's own non-loopback IPv4 address: EndpointSlices may not point at 127.0.0.1,
-    yet traffic to the host's own address never leaves it."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.connect(("192.0.2.1", 9))  # UDP: no packet is sent, only a route chosen
-        address = probe.getsockname()[0]
-    assert not address.startswith("127."), "no non-loopback IPv4 address on this machine"
-    return str(address)
 
 
 def run_operator() -> KopfRunner:

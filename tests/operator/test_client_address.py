@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from gateway.stack import json_lines
 from k8s.controlplane import wait_for
 from test_engine_config_envoy import static_bootstrap
 from world_builders import basic_world, endpoint_slice, gateway, policy
@@ -72,9 +73,9 @@ class Engine:
         """The client address of the request to `path`, from Envoy's access log."""
 
         def logged() -> dict[str, Any] | None:
-            for line in self.log.read_text().splitlines():
-                if line.startswith("{") and json.loads(line).get("url.path") == path:
-                    return json.loads(line)
+            for line in json_lines(self.log):
+                if line.get("url.path") == path:
+                    return line
             return None
 
         return str(wait_for(logged, f"access log of {path}", timeout=10)["source.ip"])

@@ -32,11 +32,10 @@ from harness import (
     create,
     gateway_class,
     get,
-    host_address,
     setup_app,
     status_is,
 )
-from k8s.controlplane import ControlPlane, wait_for
+from k8s.controlplane import ControlPlane, host_address, wait_for
 
 from airlock_microgateway.demo_upstream import EchoUpstream
 from airlock_microgateway.gateway import envoy_binary, free_port
