@@ -390,6 +390,7 @@ class EngineProcess:
             [str(tmp / "no-sidecar.sock")],
             str(volume.path),
             self.admin_port,
+            ready_port=free_port(),
         )
         self.log = tmp / "envoy.log"
         command = [envoy_binary(), "--config-yaml", json.dumps(bootstrap)]

@@ -1,8 +1,8 @@
 """The Envoy bootstrap an engine pod starts with: who it is, and how it reaches the operator.
 
 Everything else (listeners, routes, upstream clusters) arrives over one ADS stream from the
-operator. The only static parts are the xDS cluster and the sidecar cluster, which the
-listeners' ext_proc filter names.
+operator. The only static parts are the xDS cluster, the sidecar cluster, which the listeners'
+ext_proc filter names, and the readiness listener kubelet probes.
 
 The mTLS material comes from the bootstrap Secret mounted at `tls_dir`. Envoy reads it through
 two SDS files, `sds-client.json` (certificate and key) and `sds-ca.json` (the CA), which are
@@ -18,14 +18,22 @@ import json
 from pathlib import PurePosixPath
 from typing import Any
 
-from airlock_microgateway.envoy_config import build_sidecar_cluster
-from airlock_operator.settings import BOOTSTRAP_MOUNT, Settings
+from airlock_microgateway.envoy_config import SIDECAR_CLUSTER, build_sidecar_cluster
+from airlock_operator.settings import (
+    BOOTSTRAP_MOUNT,
+    ENGINE_ADMIN_PORT,
+    ENGINE_READY_PORT,
+    Settings,
+)
 
 XDS_CLUSTER = "airlock_xds"
 SDS_CLIENT_FILE = "sds-client.json"
 SDS_CA_FILE = "sds-ca.json"
 CLIENT_SECRET_NAME = "airlock_xds_client"
 CA_SECRET_NAME = "airlock_xds_ca"
+READY_LISTENER = "airlock_ready"
+READY_PATH = "/ready"
+_HCM = "envoy.filters.network.http_connection_manager"
 
 _T = "type.googleapis.com/"
 _SECRET_TYPE = _T + "envoy.extensions.transport_sockets.tls.v3.Secret"
@@ -144,12 +152,58 @@ def build_xds_cluster(settings: Settings, tls_dir: str = BOOTSTRAP_MOUNT) -> dic
     }
 
 
+def build_ready_listener(port: int, sidecar_sockets: list[str]) -> dict[str, Any]:
+    """Answers GET /ready with 200 when the engine can protect traffic, else 503.
+
+    Envoy starts its listeners only once the first configuration from the operator is in, and
+    the health check filter answers 503 while fewer sidecar workers pass Envoy's own gRPC health
+    checks than there are worker slots (each slot has two socket paths, one in use), or while
+    Envoy drains. The admin interface stays on loopback: kubelet's probe reaches only this.
+    """
+    slots = len(sidecar_sockets) // 2
+    health_check = {
+        "@type": _T + "envoy.extensions.filters.http.health_check.v3.HealthCheck",
+        "pass_through_mode": False,
+        "headers": [{"name": ":path", "string_match": {"exact": READY_PATH}}],
+        "cluster_min_healthy_percentages": {
+            SIDECAR_CLUSTER: {"value": 100.0 * slots / len(sidecar_sockets)}
+        },
+    }
+    manager = {
+        "@type": _T
+        + "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": READY_LISTENER,
+        "route_config": {
+            "virtual_hosts": [
+                {
+                    "name": READY_LISTENER,
+                    "domains": ["*"],
+                    "routes": [{"match": {"prefix": "/"}, "direct_response": {"status": 404}}],
+                }
+            ]
+        },
+        "http_filters": [
+            {"name": "envoy.filters.http.health_check", "typed_config": health_check},
+            {
+                "name": "envoy.filters.http.router",
+                "typed_config": {"@type": _T + "envoy.extensions.filters.http.router.v3.Router"},
+            },
+        ],
+    }
+    return {
+        "name": READY_LISTENER,
+        "address": {"socket_address": {"address": "0.0.0.0", "port_value": port}},
+        "filter_chains": [{"filters": [{"name": _HCM, "typed_config": manager}]}],
+    }
+
+
 def build_engine_bootstrap(
     settings: Settings,
     node_id: str,
     sidecar_sockets: list[str],
     tls_dir: str = BOOTSTRAP_MOUNT,
-    admin_port: int = 9901,
+    admin_port: int = ENGINE_ADMIN_PORT,
+    ready_port: int = ENGINE_READY_PORT,
 ) -> dict[str, Any]:
     """The bootstrap of an engine of the Gateway `node_id` (see `settings.node_id`)."""
     ads = {"ads": {}, "resource_api_version": "V3"}
@@ -169,9 +223,10 @@ def build_engine_bootstrap(
             "lds_config": ads,
         },
         "static_resources": {
+            "listeners": [build_ready_listener(ready_port, sidecar_sockets)],
             "clusters": [
                 build_xds_cluster(settings, tls_dir),
                 build_sidecar_cluster(sidecar_sockets),
-            ]
+            ],
         },
     }

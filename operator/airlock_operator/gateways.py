@@ -20,7 +20,7 @@ from airlock_operator.refs import (
     ref_kind,
     reference_granted,
 )
-from airlock_operator.settings import CONTROLLER_NAME, GROUP
+from airlock_operator.settings import CONTROLLER_NAME, GROUP, POD_PORTS
 from airlock_operator.world import World, generation, meta, name_of, namespace_of, spec
 
 SUPPORTED_PROTOCOLS = ("HTTP", "HTTPS")
@@ -237,6 +237,13 @@ def _listener(world: World, gateway: dict[str, Any], raw: dict[str, Any]) -> Lis
             f"protocol {listener.protocol} is not supported (HTTP and HTTPS are)",
         )
         listener.supported_kinds = []
+    elif listener.port in POD_PORTS:
+        listener.accepted = Condition(
+            "Accepted",
+            False,
+            "PortUnavailable",
+            f"port {listener.port} is taken by {POD_PORTS[listener.port]} in the engine pod",
+        )
     elif listener.protocol == "HTTPS":
         tls = raw.get("tls") or {}
         if tls.get("mode", "Terminate") != "Terminate":

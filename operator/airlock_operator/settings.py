@@ -49,6 +49,15 @@ BOOTSTRAP_SECRET = "airlock-microgateway-bootstrap-secret"
 # Inside the engine pods.
 BOOTSTRAP_MOUNT = "/etc/airlock-microgateway/bootstrap"
 SOCKET_DIR = "/run/airlock-microgateway"
+ENGINE_ADMIN_PORT = 9901  # Envoy's admin interface, on loopback
+ENGINE_READY_PORT = 9902  # Envoy's readiness listener, probed by kubelet
+SIDECAR_METRICS_PORT = 9102
+# The pod's own ports, which no Gateway listener can have (the containers share one network).
+POD_PORTS = {
+    ENGINE_ADMIN_PORT: "the engine's admin interface",
+    ENGINE_READY_PORT: "the engine's readiness probe",
+    SIDECAR_METRICS_PORT: "the sidecar's metrics",
+}
 
 
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")

@@ -5,8 +5,8 @@ Both are named `workload_name(gateway)` (`<gateway>-airlock`), live in the Gatew
 and are owned by the Gateway, so deleting the Gateway deletes them. A pod runs two containers:
 `engine` (Envoy, its static bootstrap from `build_engine_bootstrap`; everything else arrives over
 xDS) and `sidecar` (the filter engine behind ext_proc), talking over unix sockets in a shared
-emptyDir. The pod's readiness (Envoy's /ready and the sidecar's sockets) is probed from the
-sidecar container: see `ready_command`.
+emptyDir. The pod is ready when Envoy's readiness listener says so: Envoy has its configuration
+and health-checks every sidecar worker (see `build_ready_listener`).
 
 Replicas: `kubernetes.deployment.replicas` when set. When unset, the Gateway starts with
 GATEWAY_DEFAULT_REPLICAS and from then on whatever a HorizontalPodAutoscaler (or a user) sets.
@@ -32,11 +32,15 @@ from typing import Any
 
 from airlock_filters.resources import GATEWAY_DEFAULT_REPLICAS, SPECS
 from airlock_microgateway.sidecar import socket_paths
-from airlock_operator.engine_bootstrap import build_engine_bootstrap
+from airlock_operator.engine_bootstrap import READY_PATH, build_engine_bootstrap
 from airlock_operator.settings import (
     BOOTSTRAP_MOUNT,
     BOOTSTRAP_SECRET,
+    ENGINE_ADMIN_PORT,
+    ENGINE_READY_PORT,
     FIELD_MANAGER,
+    POD_PORTS,
+    SIDECAR_METRICS_PORT,
     SOCKET_DIR,
     Settings,
     node_id,
@@ -45,8 +49,6 @@ from airlock_operator.settings import (
 GATEWAY_API_VERSION = "gateway.networking.k8s.io/v1"
 ENGINE_CONTAINER = "engine"
 SIDECAR_CONTAINER = "sidecar"
-ENGINE_ADMIN_PORT = 9901
-SIDECAR_METRICS_PORT = 9102
 # Any non-root id: set explicitly because runAsNonRoot alone fails for images whose USER is
 # root or a name (the Envoy image). Image files are world-readable, the Secret via fsGroup.
 RUN_AS_USER = 65532
@@ -142,16 +144,18 @@ def _object_metadata(gateway: dict[str, Any]) -> dict[str, Any]:
 
 def listener_ports(gateway: dict[str, Any]) -> list[tuple[int, str]]:
     """(port, listener name) per distinct port, in listener order: listeners may share a port
-    (by hostname), a Service port may not repeat."""
+    (by hostname), a Service port may not repeat. The pod's own ports are left out: their
+    listeners are not accepted (PortUnavailable)."""
     listeners = (gateway.get("spec") or {}).get("listeners") or []
     ports: dict[int, str] = {}
     for i, listener in enumerate(listeners):
         port = listener.get("port") if isinstance(listener, dict) else None
         if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
             raise WorkloadError(f"spec.listeners[{i}].port: must be 1 to 65535, got {port!r}")
-        ports.setdefault(port, str(listener.get("name") or ""))
+        if port not in POD_PORTS:
+            ports.setdefault(port, str(listener.get("name") or ""))
     if not ports:
-        raise WorkloadError("Gateway has no listeners")
+        raise WorkloadError("Gateway has no listener the engine can serve")
     return list(ports.items())
 
 
@@ -197,6 +201,7 @@ def _engine_container(
         socket_paths(SOCKET_DIR, settings.sidecar_workers),
         tls_dir=BOOTSTRAP_MOUNT,
         admin_port=ENGINE_ADMIN_PORT,
+        ready_port=ENGINE_READY_PORT,
     )
     engine = deployment.get("engineContainer") or {}
     add = ((engine.get("securityContext") or {}).get("capabilities") or {}).get("add") or []
@@ -213,38 +218,18 @@ def _engine_container(
             level,
         ],
         "ports": [
-            {"containerPort": port, "protocol": "TCP"} for port, _ in listener_ports(gateway)
+            *({"containerPort": port, "protocol": "TCP"} for port, _ in listener_ports(gateway)),
+            {"name": "ready", "containerPort": ENGINE_READY_PORT, "protocol": "TCP"},
         ],
-        # Its readiness is checked by the sidecar's probe (ready_command).
+        "readinessProbe": {
+            "httpGet": {"path": READY_PATH, "port": "ready"},
+            "periodSeconds": 5,
+            "timeoutSeconds": 2,
+        },
         "resources": engine.get("resources") or {},
         "securityContext": _hardened(add),
         "volumeMounts": [*_shared_mounts(), *(engine.get("volumeMounts") or [])],
     }
-
-
-# Run by the sidecar container's readiness probe, for the whole pod: the sidecar image has
-# Python, the Envoy image no tools, and Envoy's admin (with /ready) listens on loopback only,
-# which kubelet's own probes cannot reach. Ready when Envoy is and every worker slot listens on
-# one of its two socket paths (a replaced worker moves to the other one).
-_READY_SCRIPT = """\
-import os, sys, urllib.request
-slots = {slots!r}
-listening = all(any(map(os.path.exists, slot)) for slot in slots)
-try:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({{}}))
-    engine_ready = opener.open({url!r}, timeout=2).status == 200
-except OSError:
-    engine_ready = False
-sys.exit(0 if listening and engine_ready else 1)
-"""
-
-
-def ready_command(socket_dir: str, workers: int, admin_port: int) -> list[str]:
-    """The pod's readiness check (see _READY_SCRIPT), as an exec probe command."""
-    paths = socket_paths(socket_dir, workers)
-    slots = [paths[i : i + 2] for i in range(0, len(paths), 2)]
-    url = f"http://127.0.0.1:{admin_port}/ready"
-    return ["python3", "-c", _READY_SCRIPT.format(slots=slots, url=url)]
 
 
 def _sidecar_container(gateway: dict[str, Any], settings: Settings) -> dict[str, Any]:
@@ -271,13 +256,6 @@ def _sidecar_container(gateway: dict[str, Any], settings: Settings) -> dict[str,
         # The compiled-rules cache would go to $HOME, on the read-only root filesystem.
         "env": [{"name": "AIRLOCK_FILTERS_CACHE_DIR", "value": f"{TMP_DIR}/airlock-filters"}],
         "ports": [{"name": "metrics", "containerPort": SIDECAR_METRICS_PORT, "protocol": "TCP"}],
-        "readinessProbe": {
-            "exec": {
-                "command": ready_command(SOCKET_DIR, settings.sidecar_workers, ENGINE_ADMIN_PORT)
-            },
-            "periodSeconds": 5,
-            "timeoutSeconds": 5,
-        },
         "resources": SIDECAR_RESOURCES,
         "securityContext": _hardened(),
         # /tmp: the metrics of the workers and the rules cache.

@@ -104,7 +104,12 @@ class Engine:
         self.admin_port = free_port()
         self.log = tmp / "envoy.log"
         self.bootstrap = build_engine_bootstrap(
-            settings, node_id, [str(tmp / "no-sidecar.sock")], str(tls_dir), self.admin_port
+            settings,
+            node_id,
+            [str(tmp / "no-sidecar.sock")],
+            str(tls_dir),
+            self.admin_port,
+            ready_port=free_port(),
         )
         self.process: subprocess.Popen[bytes] | None = None
 

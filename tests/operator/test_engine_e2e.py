@@ -58,7 +58,9 @@ class PodProcesses:
         self.sockets = tmp / "sockets"
         self.sockets.mkdir()
         self.admin_port = free_port()
+        self.ready_port = free_port()
         containers = {c["name"]: c for c in deployment["spec"]["template"]["spec"]["containers"]}
+        self.engine_probe = containers["engine"]["readinessProbe"]
         self.engine_args = self._engine(containers["engine"])
         self.sidecar_args = self._sidecar(containers["sidecar"])
         self.processes: list[subprocess.Popen[bytes]] = []
@@ -72,8 +74,14 @@ class PodProcesses:
         args = [*container.get("command", []), *container.get("args", [])]
         index = args.index("--config-yaml") + 1
         bootstrap = json.loads(self._paths(args[index]))
-        # Two engines on one machine: the admin port must be free (in a pod it is the pod's).
+        # Two engines on one machine: the admin and readiness ports must be free (in a pod they
+        # are the pod's).
         bootstrap["admin"]["address"]["socket_address"]["port_value"] = self.admin_port
+        [ready] = [p for p in container["ports"] if p.get("name") == "ready"]
+        for listener in bootstrap["static_resources"]["listeners"]:
+            address = listener["address"]["socket_address"]
+            if address["port_value"] == ready["containerPort"]:
+                address["port_value"] = self.ready_port
         args[index] = json.dumps(bootstrap)
         assert args[0] == "envoy" or args[0].endswith("/envoy"), args
         assert "--disable-hot-restart" in args
@@ -90,6 +98,21 @@ class PodProcesses:
         for name, args in (("sidecar", self.sidecar_args), ("envoy", self.engine_args)):
             log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
             self.processes.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT))
+
+    def ready(self) -> int | None:
+        """The engine container's readiness probe, as kubelet runs it: the HTTP status."""
+        probe = self.engine_probe["httpGet"]
+        assert probe["port"] == "ready"
+        try:
+            url = f"http://127.0.0.1:{self.ready_port}{probe['path']}"
+            return httpx.get(url, timeout=self.engine_probe["timeoutSeconds"]).status_code
+        except httpx.HTTPError:
+            return None
+
+    def stop_sidecar(self) -> None:
+        sidecar = self.processes[0]
+        sidecar.terminate()
+        sidecar.wait(30)
 
     def client_cert_serials(self) -> set[int]:
         """Serial numbers of the certificates Envoy holds (admin /certs)."""
@@ -204,10 +227,10 @@ def running(
             "Gateway Programmed (the engine took its configuration)",
             timeout=120,
         )
-        # The sidecar compiles its policies after they arrive; until then, it fails closed.
-        wait_for(
-            lambda: status_of(client, "/hello?x=1") == 200, "benign request passes", timeout=120
-        )
+        # The sidecar compiles its policies after they arrive; until then the pod is not ready
+        # (no worker passes Envoy's health check) and requests fail closed.
+        wait_for(lambda: pod.ready() == 200, "the pod's readiness probe", timeout=120)
+        wait_for(lambda: status_of(client, "/hello?x=1") == 200, "benign request passes")
         yield Running(cp, ns, pod, client, upstream)
     finally:
         client.close()
@@ -234,6 +257,17 @@ def test_engine_follows_the_operator(running: Running) -> None:
 
     assert cp.api.delete(f"{GW}/namespaces/{ns}/httproutes/web").status_code == 200
     follows(client, "/hello?x=1", 404, pod)
+
+
+def test_without_its_sidecar_the_pod_is_not_ready_and_fails_closed(running: Running) -> None:
+    pod, client, upstream = running.pod, running.client, running.upstream
+    assert pod.ready() == 200
+    pod.stop_sidecar()
+    wait_for(lambda: pod.ready() == 503, "the readiness probe fails", timeout=10)
+    before = len(upstream.seen)
+    statuses = {status_of(client, f"/hello?down={i}") for i in range(5)}
+    assert statuses and all(s is not None and 500 <= s < 600 for s in statuses), statuses
+    assert len(upstream.seen) == before
 
 
 def test_certificates_are_renewed_while_traffic_flows(running: Running) -> None:

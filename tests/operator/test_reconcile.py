@@ -114,6 +114,10 @@ def test_same_status_twice_keeps_transition_time():
             {"name": "tls", "port": 9443, "protocol": "HTTPS", "tls": {"mode": "Passthrough"}},
             "UnsupportedValue",
         ),
+        # The engine pod's own ports (Envoy's admin and readiness, the sidecar's metrics).
+        ({"name": "admin", "port": 9901, "protocol": "HTTP"}, "PortUnavailable"),
+        ({"name": "ready", "port": 9902, "protocol": "HTTP"}, "PortUnavailable"),
+        ({"name": "metrics", "port": 9102, "protocol": "HTTP"}, "PortUnavailable"),
     ],
 )
 def test_unsupported_listeners(listener, reason):

@@ -5,12 +5,9 @@ and keep an unset replica count across applies."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import re
 import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,15 +21,21 @@ from airlock_microgateway.gateway import envoy_binary
 from airlock_microgateway.sidecar import socket_paths
 from airlock_operator.engine_bootstrap import build_sds_files
 from airlock_operator.kube import Kube, load_client
-from airlock_operator.settings import BOOTSTRAP_MOUNT, BOOTSTRAP_SECRET, SOCKET_DIR, Settings
-from airlock_operator.workloads import (
+from airlock_operator.settings import (
+    BOOTSTRAP_MOUNT,
+    BOOTSTRAP_SECRET,
     ENGINE_ADMIN_PORT,
+    ENGINE_READY_PORT,
+    POD_PORTS,
+    SOCKET_DIR,
+    Settings,
+)
+from airlock_operator.workloads import (
     GATEWAY_NAME_LABEL,
     REPLICAS_FIELD_MANAGER,
     WorkloadError,
     build_deployment,
     build_service,
-    ready_command,
     replicas_claim,
     selector_labels,
     workload_name,
@@ -144,7 +147,10 @@ def test_default_deployment() -> None:
     engine = containers["engine"]
     assert engine["image"] == "envoy:x"
     assert engine["resources"] == {"requests": {"cpu": "100m", "memory": "256Mi"}}
-    assert engine["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
+    assert engine["ports"] == [
+        {"containerPort": 80, "protocol": "TCP"},
+        {"name": "ready", "containerPort": ENGINE_READY_PORT, "protocol": "TCP"},
+    ]
 
 
 def test_engine_runs_envoy_with_the_bootstrap_of_its_gateway() -> None:
@@ -153,7 +159,18 @@ def test_engine_runs_envoy_with_the_bootstrap_of_its_gateway() -> None:
     args = engine["args"]
     bootstrap = json.loads(args[args.index("--config-yaml") + 1])
     assert bootstrap["node"]["id"] == "shop/web"
-    assert bootstrap["admin"]["address"]["socket_address"]["port_value"] == ENGINE_ADMIN_PORT
+    assert bootstrap["admin"]["address"]["socket_address"] == {
+        "address": "127.0.0.1",
+        "port_value": ENGINE_ADMIN_PORT,
+    }
+    # kubelet probes the readiness listener (the admin interface stays on loopback).
+    [ready] = bootstrap["static_resources"]["listeners"]
+    assert ready["address"]["socket_address"]["port_value"] == ENGINE_READY_PORT
+    assert engine["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "ready"}
+    health = ready["filter_chains"][0]["filters"][0]["typed_config"]["http_filters"][0]
+    # Every worker slot (three workers, two socket paths each) passes Envoy's health check.
+    minimum = health["typed_config"]["cluster_min_healthy_percentages"]["airlock_sidecar"]
+    assert minimum == {"value": 50.0}
     # The sidecar cluster knows every socket path the sidecar's workers may listen on.
     assert set(socket_paths(SOCKET_DIR, 3)) <= set(re.findall(r"/[\w/.-]+\.sock", args[1]))
     assert "--disable-hot-restart" in args
@@ -196,9 +213,7 @@ def test_sidecar_arguments() -> None:
         "0.0.0.0:9102",
     ]
     assert sidecar["ports"] == [{"name": "metrics", "containerPort": 9102, "protocol": "TCP"}]
-    assert sidecar["readinessProbe"]["exec"]["command"] == ready_command(
-        SOCKET_DIR, 3, ENGINE_ADMIN_PORT
-    )
+    assert "readinessProbe" not in sidecar  # the engine's probe covers the workers
     # The root filesystem is read-only: the rules cache and the metrics go to a writable /tmp.
     assert {"name": "airlock-tmp", "mountPath": "/tmp"} in sidecar["volumeMounts"]
     env = {e["name"]: e["value"] for e in sidecar["env"]}
@@ -363,7 +378,7 @@ def test_conflicting_volumes_are_clear_errors(deployment: dict[str, Any], messag
     [
         ({"metadata": {"name": "web", "namespace": "shop"}}, "uid"),
         ({}, "metadata"),
-        (_gateway(listeners=[]), "no listeners"),
+        (_gateway(listeners=[]), "no listener"),
         (_gateway(listeners=[{"name": "x", "port": 0, "protocol": "HTTP"}]), r"listeners\[0\]"),
         (_gateway(listeners=[{"name": "x", "port": "80", "protocol": "HTTP"}]), "port"),
     ],
@@ -396,54 +411,19 @@ def test_workload_names_are_dns_labels() -> None:
     assert labels.items() >= selector_labels(long_gateway).items()
 
 
-# --- readiness --------------------------------------------------------------------------------
-
-
-class _Ready(http.server.BaseHTTPRequestHandler):
-    status = 200
-
-    def do_GET(self) -> None:
-        self.send_response(self.status if self.path == "/ready" else 404)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def envoy_admin() -> Iterator[http.server.HTTPServer]:
-    """Stands in for Envoy's admin /ready on loopback."""
-    server = http.server.HTTPServer(("127.0.0.1", 0), _Ready)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-def _probe(socket_dir: Path, admin_port: int) -> int:
-    command = ready_command(str(socket_dir), 2, admin_port)
-    assert command[:2] == ["python3", "-c"]
-    return subprocess.run([sys.executable, "-c", command[2]], check=False).returncode
-
-
-def test_ready_command(tmp_path: Path, envoy_admin: http.server.HTTPServer) -> None:
-    port = envoy_admin.server_address[1]
-    a0, _, _, b1 = socket_paths(tmp_path, 2)
-    assert _probe(tmp_path, port) == 1  # no worker listens yet
-    Path(a0).touch()
-    assert _probe(tmp_path, port) == 1  # slot 1 has no worker
-    Path(b1).touch()
-    assert _probe(tmp_path, port) == 0  # slot 1's worker was replaced onto its "b" path
-    _Ready.status = 503
-    try:
-        assert _probe(tmp_path, port) == 1  # Envoy not ready (or draining)
-    finally:
-        _Ready.status = 200
-    assert _probe(tmp_path, 1) == 1  # nothing on the admin port
-
-
 # --- Service ----------------------------------------------------------------------------------
+
+
+def test_the_pods_own_ports_are_not_listener_ports() -> None:
+    listeners = [
+        {"name": "http", "port": 80, "protocol": "HTTP"},
+        *({"name": f"p{port}", "port": port, "protocol": "HTTP"} for port in POD_PORTS),
+    ]
+    engine = _containers(build_deployment(_gateway(listeners), None, SETTINGS))["engine"]
+    assert [p["containerPort"] for p in engine["ports"]] == [80, ENGINE_READY_PORT]
+    assert [p["port"] for p in build_service(_gateway(listeners), None)["spec"]["ports"]] == [80]
+    with pytest.raises(WorkloadError, match="no listener the engine can serve"):
+        build_service(_gateway(listeners[1:]), None)
 
 
 def test_default_service() -> None:
@@ -465,9 +445,9 @@ def test_default_service() -> None:
             {"name": "shop", "port": 443, "targetPort": 443, "protocol": "TCP"},
         ],
     }
-    # The pods listen where the Service sends traffic.
+    # The pods listen where the Service sends traffic (and where kubelet probes them).
     engine = _containers(build_deployment(_gateway(listeners), None, SETTINGS))["engine"]
-    assert [p["containerPort"] for p in engine["ports"]] == [80, 443]
+    assert [p["containerPort"] for p in engine["ports"]] == [80, 443, ENGINE_READY_PORT]
 
 
 def test_service_port_names_are_dns_labels() -> None:
