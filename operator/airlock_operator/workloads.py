@@ -56,6 +56,10 @@ REPLICAS_FIELD_MANAGER = f"{FIELD_MANAGER}-replicas"
 # The scheduler should know the sidecar is there; its RSS is about 200 MiB under load.
 SIDECAR_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}}
 TMP_DIR = "/tmp"
+# A terminating pod keeps serving this long before its containers get SIGTERM: Services and load
+# balancers take a moment to stop sending it traffic, and a sidecar that stopped at once would
+# fail those requests closed. Then the sidecar drains (10 s), well within the default 30 s grace.
+PRE_STOP = {"preStop": {"sleep": {"seconds": 5}}}
 
 NAME_LABEL = "app.kubernetes.io/name"
 INSTANCE_LABEL = "app.kubernetes.io/instance"
@@ -227,6 +231,7 @@ def _engine_container(
             "timeoutSeconds": 2,
         },
         "resources": engine.get("resources") or {},
+        "lifecycle": PRE_STOP,
         "securityContext": _hardened(add),
         "volumeMounts": [*_shared_mounts(), *(engine.get("volumeMounts") or [])],
     }
@@ -257,6 +262,7 @@ def _sidecar_container(gateway: dict[str, Any], settings: Settings) -> dict[str,
         "env": [{"name": "AIRLOCK_FILTERS_CACHE_DIR", "value": f"{TMP_DIR}/airlock-filters"}],
         "ports": [{"name": "metrics", "containerPort": SIDECAR_METRICS_PORT, "protocol": "TCP"}],
         "resources": SIDECAR_RESOURCES,
+        "lifecycle": PRE_STOP,
         "securityContext": _hardened(),
         # /tmp: the metrics of the workers and the rules cache.
         "volumeMounts": [*_shared_mounts(), {"name": _TMP_VOLUME, "mountPath": TMP_DIR}],

@@ -220,6 +220,16 @@ def test_sidecar_arguments() -> None:
     assert env["AIRLOCK_FILTERS_CACHE_DIR"].startswith("/tmp/")
 
 
+def test_a_terminating_pod_serves_until_traffic_has_moved_away() -> None:
+    """Both containers wait before their SIGTERM (kubelet runs the preStop sleep, which cannot
+    run here: the API server test below only shows it is accepted)."""
+    pod = build_deployment(_gateway(), None, SETTINGS)["spec"]["template"]["spec"]
+    sleeps = [c["lifecycle"]["preStop"]["sleep"]["seconds"] for c in pod["containers"]]
+    assert len(sleeps) == 2 and len(set(sleeps)) == 1
+    drain = 10  # the sidecar's --drain-seconds default
+    assert sleeps[0] + drain < pod.get("terminationGracePeriodSeconds", 30)
+
+
 def test_filled_partial_and_missing_parameters_agree() -> None:
     filled = _params({})
     assert build_deployment(_gateway(), filled, SETTINGS) == build_deployment(
@@ -600,9 +610,14 @@ def test_api_server_accepts_the_workloads(
         ).json()["items"]
         return found if len(found) == 2 else None
 
-    assert {p["spec"]["containers"][0]["name"] for p in wait_for(pods, "gateway pods")} == {
-        "engine"
-    }
+    created = wait_for(pods, "gateway pods")
+    assert {p["spec"]["containers"][0]["name"] for p in created} == {"engine"}
+    # Kept by the API server (a field of a disabled feature would be dropped).
+    assert {
+        c["lifecycle"]["preStop"]["sleep"]["seconds"]
+        for p in created
+        for c in p["spec"]["containers"]
+    } == {5}
 
     # Owned by the Gateway: deleting it deletes them (garbage collection).
     assert kube.delete(GATEWAY_API, "Gateway", "web", namespace)
