@@ -225,7 +225,16 @@ def _compile_cached(
         rejected.extend(members[d][p] for p in positions)
     if missing and _cached_only:
         raise NotCached(f"{len(missing)} of {len(paths)} databases not cached")
-    scanner = compiled(patterns, groups, serialized=serialized, rejected=sorted(rejected))
+    try:
+        scanner = compiled(patterns, groups, serialized=serialized, rejected=sorted(rejected))
+    except ValueError as exc:
+        # A cached database Hyperscan cannot load (damaged, or compiled on a CPU with features
+        # this one lacks): the cache only saves time, so compile them all and replace the files.
+        if _cached_only:
+            raise NotCached(f"a cached database does not load: {exc}") from exc
+        log.warning("cached Hyperscan databases do not load (%s): compiling them again", exc)
+        scanner = compiled(patterns, groups)
+        missing = list(range(len(paths)))
     if missing:
         databases = scanner.serialize()
         refused = set(scanner.rejected)

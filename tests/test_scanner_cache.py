@@ -148,3 +148,23 @@ def test_cached_only_refuses_to_compile(tmp_path: Path, monkeypatch: pytest.Monk
         assert scanner.build_scanner(PATTERNS, "hyperscan").scan([b"<script"], [0b10]) == [(1, 0)]
     # The guard ends with its block.
     scanner.build_scanner(PATTERNS[:1], "hyperscan")
+
+
+def test_a_cached_database_that_does_not_load_is_compiled_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its header is fine, the database is not (damaged, or from a CPU with other features)."""
+    monkeypatch.setenv("AIRLOCK_FILTERS_CACHE_DIR", str(tmp_path))
+    scanner.build_scanner(PATTERNS, "hyperscan")
+    [cached] = list(tmp_path.glob("*.hsdb"))
+    data = cached.read_bytes()
+    meta_end = 4 + int.from_bytes(data[:4], "big")
+    cached.write_bytes(data[:meta_end] + b"\x00" * (len(data) - meta_end))
+    with scanner.cached_only(), pytest.raises(scanner.NotCached):
+        scanner.build_scanner(PATTERNS, "hyperscan")
+    with caplog.at_level(logging.WARNING, logger="airlock_filters.scanner"):
+        rebuilt = scanner.build_scanner(PATTERNS, "hyperscan")
+    assert "do not load" in caplog.text
+    bits = [0b01, 0b10, 0b11]
+    assert rebuilt.scan(VALUES, bits) == [(0, 0), (1, 1), (2, 2)]
+    assert cached.read_bytes() == data  # the file is good again
