@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -79,6 +80,12 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     seen: list[Seen]
     response_headers: list[tuple[str, str]]
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up before its answer (Envoy resetting a stream whose response
+        # was blocked, a timeout) is not the upstream's error: no traceback on stderr.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class EchoUpstream:
