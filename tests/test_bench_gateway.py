@@ -120,6 +120,29 @@ def test_targets_judged(bench: ModuleType) -> None:
     assert modsec["value"] == pytest.approx(3.0) and modsec["target"] == 4.0 and not modsec["met"]
     # A target left out of the run is not judged.
     assert len(bench.judge_ratios({bench.SIDECAR: runs(1), bench.PLAIN: runs(2)})) == 1
+    # The bare ext_proc server's ratios are reported, not judged.
+    with_bare = bench.judge_ratios(
+        {bench.SIDECAR: runs(100), bench.PLAIN: runs(1000), bench.BARE: runs(250)}
+    )
+    ceiling = {row["name"]: row for row in with_bare}
+    assert ceiling[f"{bench.BARE} / {bench.PLAIN}"]["value"] == pytest.approx(0.25)
+    kept = ceiling[f"{bench.SIDECAR} / {bench.BARE}"]
+    assert kept["value"] == pytest.approx(0.4) and kept["target"] is None and kept["met"] is None
+
+
+def test_bare_extproc_passes_every_phase(bench: ModuleType) -> None:
+    spec = importlib.util.spec_from_file_location("bare_extproc", SCRIPT.parent / "bare_extproc.py")
+    assert spec is not None and spec.loader is not None
+    bare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bare)
+    from envoy.service.ext_proc.v3 import external_processor_pb2 as ep
+
+    for phase in ("request_headers", "request_body", "response_headers", "response_body"):
+        request = ep.ProcessingRequest()
+        getattr(request, phase).SetInParent()
+        response = bare.passing(request)
+        assert response.WhichOneof("response") == phase
+        assert getattr(response, phase).response.status == ep.CommonResponse.CONTINUE
 
 
 def test_soak_summary(bench: ModuleType) -> None:
