@@ -6,11 +6,13 @@ Shared by the bench scripts, which import it by name (bench/ is on their sys.pat
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import signal
 import subprocess
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -89,7 +91,7 @@ def stop_process(process: subprocess.Popen[bytes], seconds: float = 20) -> None:
 
 
 @contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
+def _sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM unwinds like Ctrl-C, so that every `finally` stops what it started."""
 
     def interrupt(*_: object) -> None:
@@ -100,6 +102,41 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def run_command(
+    name: str,
+    argv: Sequence[str] | None,
+    run: Callable[[str], dict[str, Any]],
+    errors: tuple[type[BaseException], ...],
+) -> dict[str, Any]:
+    """`run(command)`, given the command line as a user types it. SIGTERM unwinds like Ctrl-C;
+    exits 130 when interrupted and 2 on one of `errors` (a set-up that failed), saying why."""
+    command = f"python bench/{name}.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    try:
+        with _sigterm_as_interrupt():
+            return run(command.strip())
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted; everything started was stopped", file=sys.stderr)
+        raise SystemExit(130) from None
+    except errors as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def write_results(
+    out: Path,
+    name: str,
+    result: dict[str, Any],
+    markdown: str,
+    render_plot: Callable[[dict[str, Any], Path], bool],
+) -> None:
+    """`name`.md, .json and .png in `out`; the markdown printed too."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.md").write_text(markdown, encoding="utf-8")
+    (out / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
+    render_plot(result, out / f"{name}.png")
+    print(markdown)
 
 
 def command_version(command: list[str]) -> str:

@@ -92,9 +92,10 @@ from bench_host import (  # noqa: E402
     package_version,
     process_tree,
     pss_bytes,
-    sigterm_as_interrupt,
+    run_command,
     stop_process,
     vm_rss_bytes,
+    write_results,
 )
 
 DEFAULT_OUT = BENCH / "results"
@@ -1046,24 +1047,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"gateway_speed: {tool} is missing (apt-get install wrk nginx-light "
                   "libnginx-mod-http-modsecurity modsecurity-crs)", file=sys.stderr)  # fmt: skip
             return 2
-    command = "python bench/gateway_speed.py " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
-    try:
-        with sigterm_as_interrupt():
-            result = run(args, command.strip())
-    except KeyboardInterrupt:
-        print("gateway_speed: interrupted; everything started was stopped", file=sys.stderr)
-        return 130
-    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
-        print(f"gateway_speed: {exc}", file=sys.stderr)
-        return 2
-    args.out.mkdir(parents=True, exist_ok=True)
-    markdown = render_markdown(result)
-    (args.out / "gateway_speed.md").write_text(markdown, encoding="utf-8")
-    (args.out / "gateway_speed.json").write_text(json.dumps(result, indent=1) + "\n")
-    render_plot(result, args.out / "gateway_speed.png")
-    print(markdown)
+    errors = (RuntimeError, OSError, subprocess.SubprocessError)
+    result = run_command("gateway_speed", argv, lambda command: run(args, command), errors)
+    write_results(args.out, "gateway_speed", result, render_markdown(result), render_plot)
     missed = [r for r in result["ratios"] if r["met"] is False]
     if result["soak"] and not result["soak"]["met"]:
         missed.append(result["soak"])

@@ -70,9 +70,10 @@ import bench_host
 from bench_host import (
     REPO_ROOT,
     cpu_seconds,
-    sigterm_as_interrupt,
+    run_command,
     stop_process,
     vm_rss_bytes,
+    write_results,
 )
 
 DEFAULT_OUT = REPO_ROOT / "bench" / "results"
@@ -914,24 +915,9 @@ def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    command = "python bench/operator_scale.py " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
-    try:
-        with sigterm_as_interrupt():
-            result = run(args, command.strip())
-    except KeyboardInterrupt:
-        print("operator_scale: interrupted; everything started was stopped", file=sys.stderr)
-        return 130
-    except (RuntimeError, OSError, subprocess.SubprocessError, httpx.HTTPError) as exc:
-        print(f"operator_scale: {exc}", file=sys.stderr)
-        return 2
-    args.out.mkdir(parents=True, exist_ok=True)
-    markdown = render_markdown(result)
-    (args.out / "operator_scale.md").write_text(markdown, encoding="utf-8")
-    (args.out / "operator_scale.json").write_text(json.dumps(result, indent=1) + "\n")
-    render_plot(result, args.out / "operator_scale.png")
-    print(markdown)
+    errors = (RuntimeError, OSError, subprocess.SubprocessError, httpx.HTTPError)
+    result = run_command("operator_scale", argv, lambda command: run(args, command), errors)
+    write_results(args.out, "operator_scale", result, render_markdown(result), render_plot)
     return 1 if args.check and missed(result) else 0
 
 
